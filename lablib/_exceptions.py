@@ -1,0 +1,137 @@
+"""The lab's exceptions, grouped by cause.
+
+    LabError                      every error the lab raises on purpose
+    ├── ManifestError             one bad manifest: file, line, column, Kind/name, field path, problem, fix
+    │   ├── YAMLSyntaxError       the file is not YAML (full-width punctuation included)
+    │   ├── UnknownKindError      a kind the lab does not support
+    │   └── SchemaError           a field that is unknown, of the wrong type or out of range
+    ├── ValidationFailed          a set of files had errors; carries every Problem; nothing was applied
+    ├── BackendError              a backend could not do what was asked
+    │   ├── BackendUnavailable    the backend cannot run here (no docker, no kind, no envoy), with the reason
+    │   ├── EnvoyError            Envoy rejected a config or died; carries Envoy's own text
+    │   ├── ClusterSafetyError    the Kubernetes context is not one the lab may touch; says how to allow it
+    │   └── LabNotRunning         an operation needs a running lab and there is none
+    └── FortioError               the load generator failed
+        └── FortioUsageError      bad flags or URL (like fortio's own usage errors)
+
+Errors print as one line a student can act on; ManifestError prints as
+``file:line:col: Kind/name: spec.path: problem (fix)`` like a compiler.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendError",
+    "BackendUnavailable",
+    "ClusterSafetyError",
+    "EnvoyError",
+    "FortioError",
+    "FortioUsageError",
+    "LabError",
+    "LabNotRunning",
+    "ManifestError",
+    "SchemaError",
+    "UnknownKindError",
+    "ValidationFailed",
+    "YAMLSyntaxError",
+]
+
+
+class LabError(Exception):
+    """Base of every error the lab raises on purpose."""
+
+
+class ManifestError(LabError):
+    """One problem in one manifest, with its position and the fix."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        kind: str | None = None,
+        name: str | None = None,
+        path: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.kind = kind
+        self.name = name
+        self.path = path
+        self.fix = fix
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file or "<manifest>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        parts = [where]
+        if self.kind:
+            parts.append(f"{self.kind}/{self.name}" if self.name else self.kind)
+        if self.path:
+            parts.append(self.path)
+        text = ": ".join(parts) + f": {self.message}"
+        if self.fix:
+            text += f" ({self.fix})"
+        return text
+
+
+class YAMLSyntaxError(ManifestError):
+    """The file is not valid YAML."""
+
+
+class UnknownKindError(ManifestError):
+    """A kind (or apiVersion) the lab does not support."""
+
+
+class SchemaError(ManifestError):
+    """A field that is unknown, of the wrong type, or out of range."""
+
+
+class ValidationFailed(LabError):
+    """Validation found errors; nothing was applied. ``problems`` holds every problem (warnings too)."""
+
+    def __init__(self, problems: list) -> None:  # list[lablib.manifests.Problem]
+        self.problems = problems
+        errors = [p for p in problems if getattr(p, "severity", "error") == "error"]
+        lines = "\n".join(str(p) for p in errors)
+        super().__init__(f"{len(errors)} error(s); nothing was applied:\n{lines}")
+
+
+class BackendError(LabError):
+    """A backend could not do what was asked."""
+
+
+class BackendUnavailable(BackendError):
+    """The backend cannot run on this machine; the message says what is missing and how to get it."""
+
+
+class EnvoyError(BackendError):
+    """Envoy rejected a configuration or exited; ``envoy_output`` is Envoy's own text."""
+
+    def __init__(self, message: str, *, envoy_output: str = "") -> None:
+        self.envoy_output = envoy_output
+        super().__init__(message + (f"\n--- envoy said ---\n{envoy_output}" if envoy_output else ""))
+
+
+class ClusterSafetyError(BackendError):
+    """The current Kubernetes context is not one the lab created or was allowed to use."""
+
+
+class LabNotRunning(BackendError):
+    """The operation needs a running lab and none is running."""
+
+
+class FortioError(LabError):
+    """The load generator failed."""
+
+
+class FortioUsageError(FortioError):
+    """Bad flags or URL, reported like fortio's own usage errors."""

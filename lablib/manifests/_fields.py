@@ -1,0 +1,461 @@
+"""Field types, a small schema language: each type checks a value and reports Problems with their fix.
+
+Istio kinds are checked strictly (unknown fields are errors, with "did you mean"); Kubernetes kinds leniently
+(only unknown fields that are clearly typos of a known one are errors), since the lab does not model every
+Kubernetes field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lablib.manifests._problem import Problem, Severity
+from lablib.manifests._yaml import child_path
+from lablib.manifests.objects import Manifest
+
+__all__ = [
+    "AnyValue",
+    "Bool",
+    "Checker",
+    "Deprecated",
+    "Duration",
+    "Enum",
+    "Int",
+    "IntOrString",
+    "ListOf",
+    "Map",
+    "MapOf",
+    "Number",
+    "Quantity",
+    "Str",
+    "Type",
+    "describe",
+    "parse_duration",
+    "parse_quantity",
+]
+
+
+@dataclass
+class Checker:
+    """Collects the problems of one manifest, positioned with its ``line_of``."""
+
+    manifest: Manifest
+    problems: list[Problem] = field(default_factory=list)
+    #: field name -> where it lives in this kind (for "maxConnections belongs under connectionPool.tcp").
+    locations: dict[str, list[str]] = field(default_factory=dict)
+
+    def report(self, severity: Severity, path: str, message: str, fix: str) -> None:
+        m = self.manifest
+        self.problems.append(
+            Problem(
+                severity,
+                m.source.file,
+                m.line_of(path),
+                message,
+                fix=fix,
+                kind=m.kind,
+                name=m.name,
+                path=path,
+            )
+        )
+
+    def error(self, path: str, message: str, fix: str) -> None:
+        self.report("error", path, message, fix)
+
+    def warning(self, path: str, message: str, fix: str) -> None:
+        self.report("warning", path, message, fix)
+
+
+def describe(value: Any) -> str:
+    """How a value reads in a message: ``the string '10'``, ``the number 1.0``, ``a list``."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string '{value}'"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+class Type:
+    """A field type. ``check`` reports every problem of ``value`` at ``path``."""
+
+    #: What the type is called in messages ("an integer").
+    what = "a value"
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        raise NotImplementedError
+
+    def mismatch(self, value: Any, path: str, c: Checker, fix: str = "") -> None:
+        c.error(path, f"expected {self.what}, got {describe(value)}", fix or f"write {self.what} here")
+
+
+class AnyValue(Type):
+    """Accepted as is: blocks the lab passes through without modelling them."""
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        return None
+
+
+class Str(Type):
+    """A string, optionally matching a pattern (names, label values)."""
+
+    what = "a string"
+
+    def __init__(self, pattern: str | None = None, rule: str = "", max_len: int | None = None) -> None:
+        self.pattern = re.compile(pattern) if pattern else None
+        self.rule = rule
+        self.max_len = max_len
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        if not isinstance(value, str):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.mismatch(value, path, c, f'quote it: "{value}"')
+            elif isinstance(value, bool):
+                self.mismatch(
+                    value,
+                    path,
+                    c,
+                    f'quote it: "{str(value).lower()}" (YAML reads yes/no/on/off/true/false as booleans)',
+                )
+            else:
+                self.mismatch(value, path, c)
+            return
+        too_long = self.max_len is not None and len(value) > self.max_len
+        if (self.pattern and not self.pattern.fullmatch(value)) or too_long:
+            c.error(path, f"'{value}' is not valid: {self.rule}", "rename it to follow that rule")
+
+
+class Enum(Type):
+    """One string out of a fixed set (case matters, as in the Kubernetes and Istio APIs)."""
+
+    def __init__(self, *values: str) -> None:
+        self.values = values
+        self.what = "one of " + ", ".join(values)
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        if value not in self.values:
+            close = [v for v in self.values if isinstance(value, str) and v.lower() == value.lower()]
+            close = close or difflib.get_close_matches(str(value), self.values, n=1, cutoff=0.6)
+            fix = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(self.values)}"
+            c.error(path, f"{describe(value)} is not allowed here, expected {self.what}", fix)
+
+
+class Int(Type):
+    """A whole number with optional bounds; ``zero`` explains what 0 really means, as a warning."""
+
+    what = "an integer"
+
+    def __init__(self, min: int | None = None, max: int | None = None, zero: str | None = None) -> None:
+        self.min, self.max, self.zero = min, max, zero
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+                self.mismatch(value, path, c, f"write {value.strip()} without quotes")
+            elif isinstance(value, float):
+                self.mismatch(value, path, c, f"write a whole number such as {int(value)}")
+            else:
+                self.mismatch(value, path, c)
+            return
+        _bounds(value, self.min, self.max, path, c)
+        if value == 0 and self.zero:
+            c.warning(path, self.zero, "set the limit you mean (at least 1), or delete the field")
+
+
+def _bounds(value: float, lo: float | None, hi: float | None, path: str, c: Checker) -> None:
+    if lo is not None and value < lo:
+        what = "negative" if lo == 0 else f"below {lo}"
+        c.error(path, f"{value} is {what}; it must be at least {lo}", f"use a value of at least {lo}")
+    elif hi is not None and value > hi:
+        c.error(path, f"{value} is above {hi}; it must be at most {hi}", f"use a value from {lo} to {hi}")
+
+
+class Number(Type):
+    """A number (integer or decimal) with optional bounds: percentages."""
+
+    what = "a number"
+
+    def __init__(self, min: float | None = None, max: float | None = None) -> None:
+        self.min, self.max = min, max
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.mismatch(value, path, c)
+            return
+        _bounds(value, self.min, self.max, path, c)
+
+
+class Bool(Type):
+    what = "true or false"
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        if not isinstance(value, bool):
+            fix = (
+                f"write {value.strip().lower()} without quotes"
+                if isinstance(value, str) and value.strip().lower() in ("true", "false")
+                else "write true or false"
+            )
+            self.mismatch(value, path, c, fix)
+
+
+class IntOrString(Type):
+    """A port number or a port name (Service targetPort)."""
+
+    what = "a port number or a port name"
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            self.mismatch(value, path, c)
+        elif isinstance(value, int):
+            _bounds(value, 1, 65535, path, c)
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a Go/Istio duration (``1h``, ``3m``, ``3s``, ``100ms``, ``1.5s``, ``1m30s``), else None."""
+    text = text.strip()
+    if not text:
+        return None
+    pos, total = 0, 0.0
+    while pos < len(text):
+        match = _DURATION_PART.match(text, pos)
+        if not match:
+            return None
+        total += float(match.group(1)) * _DURATION_UNIT_S[match.group(2)]
+        pos = match.end()
+    return total
+
+
+class Duration(Type):
+    """An Istio duration string; Istio requires at least 1ms and millisecond precision."""
+
+    what = "a duration such as 100ms, 3s, 1m30s or 1h"
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.mismatch(value, path, c, f"add a unit: {value}s")
+            return
+        if not isinstance(value, str):
+            self.mismatch(value, path, c)
+            return
+        seconds = parse_duration(value)
+        if seconds is None:
+            c.error(
+                path,
+                f"'{value}' is not a duration",
+                "write a number with a unit (ms, s, m, h): 100ms, 3s, 1m30s, 1h",
+            )
+        elif seconds < 1e-3 - 1e-12:
+            c.error(
+                path,
+                f"'{value}' is shorter than 1ms; Istio requires durations of at least 1ms",
+                "use 1ms or more",
+            )
+        elif abs(seconds * 1000 - round(seconds * 1000)) > 1e-6:
+            c.error(
+                path,
+                f"'{value}' is finer than a millisecond; Istio only supports millisecond precision",
+                "round it to whole milliseconds",
+            )
+
+
+_QUANTITY = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?")
+_QUANTITY_SUFFIX = {
+    None: 1.0,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def parse_quantity(value: Any) -> float | None:
+    """A Kubernetes resource quantity (``50m``, ``100Mi``, ``1``) as a number; None if invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    match = _QUANTITY.fullmatch(value.strip())
+    if not match:
+        return None
+    number, suffix = float(match.group(1)), match.group(2)
+    if suffix and suffix[0] in "eE":
+        return number * 10 ** int(suffix[1:])
+    return number * _QUANTITY_SUFFIX[suffix]
+
+
+class Quantity(Type):
+    """A Kubernetes resource quantity: cpu ``50m`` (millicores), memory ``100Mi``."""
+
+    what = "a quantity such as 50m (CPU) or 100Mi (memory)"
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        number = parse_quantity(value)
+        if number is None:
+            c.error(
+                path,
+                f"{describe(value)} is not a resource quantity",
+                "write e.g. cpu: 50m (millicores) or memory: 100Mi (mebibytes)",
+            )
+        elif number < 0:
+            c.error(
+                path,
+                f"{value} is negative; resource quantities must not be negative",
+                "use a positive quantity",
+            )
+        elif path.endswith(".memory") and isinstance(value, str) and value.strip().endswith("m"):
+            c.warning(
+                path,
+                f"memory '{value}' means {value.strip()[:-1]} thousandths of a byte",
+                f"did you mean {value.strip()[:-1]}Mi?",
+            )
+
+
+Rule = Callable[[dict[str, Any], str, Checker], None]
+
+
+class Map(Type):
+    """A mapping with known fields. ``strict``: any unknown field is an error; otherwise only clear typos.
+
+    ``required`` maps a field to the fix that says what to write; ``rules`` check fields together.
+    """
+
+    what = "a mapping (indented 'key: value' lines)"
+
+    def __init__(
+        self,
+        fields: dict[str, Type],
+        *,
+        required: dict[str, str] | None = None,
+        strict: bool = True,
+        rules: tuple[Rule, ...] = (),
+    ) -> None:
+        self.fields = fields
+        self.required = required or {}
+        self.strict = strict
+        self.rules = rules
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        if value is None and not self.required:
+            return
+        if not isinstance(value, dict):
+            self.mismatch(value, path, c)
+            return
+        for key, item in value.items():
+            child = child_path(path, key)
+            if key in self.fields:
+                if item is not None or str(key) in self.required:
+                    self.fields[key].check(item, child, c)
+            else:
+                self._unknown(str(key), child, c)
+        for key, fix in self.required.items():
+            if value.get(key) is None:
+                where = f"{path}.{key}" if path else key
+                c.error(where, f"missing required field '{key}'", fix)
+        for rule in self.rules:
+            rule(value, path, c)
+
+    def _unknown(self, key: str, path: str, c: Checker) -> None:
+        names = list(self.fields)
+        elsewhere = c.locations.get(key) if self.strict else None
+        if elsewhere:  # a real field, in the wrong block: maxConnections under http instead of tcp
+            c.error(path, f"'{key}' does not belong here", f"move it under {' or '.join(elsewhere)}")
+            return
+        same_case = [n for n in names if n.lower() == key.lower()]
+        close = same_case or difflib.get_close_matches(key, names, n=1, cutoff=0.6 if self.strict else 0.85)
+        if close:
+            c.error(path, f"unknown field '{key}'", f"did you mean '{close[0]}'?")
+        elif self.strict:
+            c.error(path, f"unknown field '{key}'", f"remove it; the fields here are {', '.join(names)}")
+
+
+class MapOf(Type):
+    """A mapping from free keys (label names, header names) to values of one type."""
+
+    what = "a mapping"
+
+    def __init__(self, value: Type) -> None:
+        self.value = value
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        if not isinstance(value, dict):
+            self.mismatch(value, path, c)
+            return
+        for key, item in value.items():
+            self.value.check(item, child_path(path, str(key)), c)
+
+
+class ListOf(Type):
+    """A list ('- ' items) of one type, with an optional minimum length."""
+
+    what = "a list ('- ' items)"
+
+    def __init__(self, item: Type, *, min_items: int = 0) -> None:
+        self.item = item
+        self.min_items = min_items
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        if not isinstance(value, list):
+            fix = f"write it as a list item: '- {value}' on the next line" if isinstance(value, str) else ""
+            self.mismatch(value, path, c, fix)
+            return
+        if len(value) < self.min_items:
+            c.error(path, f"needs at least {self.min_items} item(s)", "add the missing '- ' item")
+        for index, item in enumerate(value):
+            self.item.check(item, f"{path}[{index}]", c)
+
+
+class Deprecated(Type):
+    """A field that still parses but should not be used: a warning that teaches, then the inner check."""
+
+    def __init__(self, inner: Type, explain: Callable[[Any], tuple[str, str]]) -> None:
+        self.inner = inner
+        self.explain = explain
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        message, fix = self.explain(value)
+        c.warning(path, message, fix)
+        self.inner.check(value, path, c)
+
+
+def field_locations(t: Type, path: str = "", out: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """Every field name of a schema -> the dotted places it may appear (list indexes dropped)."""
+    out = {} if out is None else out
+    if isinstance(t, Map):
+        for name, sub in t.fields.items():
+            where = f"{path}.{name}" if path else name
+            places = out.setdefault(name, [])
+            if path and path not in places and len(places) < 3:
+                places.append(path)
+            if where.count(".") < 8:
+                field_locations(sub, where, out)
+    elif isinstance(t, (ListOf, MapOf)):
+        field_locations(t.item if isinstance(t, ListOf) else t.value, path, out)
+    elif isinstance(t, Deprecated):
+        field_locations(t.inner, path, out)
+    return out

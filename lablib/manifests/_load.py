@@ -1,0 +1,129 @@
+"""Read manifest files into Manifests, validate them (each object, then across objects) and load them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from lablib._exceptions import ValidationFailed
+from lablib._types import PathLike
+from lablib.manifests._checks import check_objects
+from lablib.manifests._problem import Problem
+from lablib.manifests._schema import validate_manifest
+from lablib.manifests._yaml import parse_yaml
+from lablib.manifests.objects import Manifest, Source, as_manifest
+
+__all__ = ["load_file", "load_files", "read_file", "validate_files"]
+
+Context = Iterable[Manifest | Mapping[str, Any]]
+
+
+def read_file(path: PathLike) -> tuple[list[Manifest], list[Problem]]:
+    """Parse one file and check each object on its own; no cross-object checks, never raises for bad input.
+
+    A missing or unreadable file is reported as an error Problem at line 0.
+    """
+    file = os.fspath(path)
+    try:
+        with open(file, encoding="utf-8-sig") as f:  # -sig: a BOM from Windows editors is not YAML
+            text = f.read()
+    except UnicodeDecodeError as exc:
+        return [], [
+            Problem("error", file, 1, f"the file is not UTF-8 text ({exc.reason})", fix="save it as UTF-8")
+        ]
+    except OSError as exc:
+        return [], [
+            Problem(
+                "error",
+                file,
+                0,
+                f"cannot read the file: {exc.strerror}",
+                fix="check the path (relative paths start from the current directory)",
+            )
+        ]
+    return parse_manifests(text, file)
+
+
+def parse_manifests(text: str, file: str = "<string>") -> tuple[list[Manifest], list[Problem]]:
+    """Like ``read_file`` for text already in memory (``file`` names it in problems)."""
+    documents, problems = parse_yaml(text, file)
+    manifests: list[Manifest] = []
+    for doc in documents:
+        if not isinstance(doc.data, dict):
+            problems.append(
+                Problem(
+                    "error",
+                    file,
+                    doc.line,
+                    "a manifest must be a mapping with apiVersion, kind, metadata and spec",
+                    fix="write the object as `key: value` lines",
+                )
+            )
+            continue
+        body: dict[str, Any] = doc.data
+        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        m = Manifest(
+            api_version=str(body.get("apiVersion") or ""),
+            kind=str(body.get("kind") or ""),
+            name=str(meta.get("name") or ""),
+            namespace=str(meta.get("namespace") or "default"),
+            body=body,
+            source=Source(file, doc.line),
+            positions=doc.positions,
+        )
+        problems += validate_manifest(m)
+        manifests.append(m)
+    return manifests, problems
+
+
+def _validate(
+    paths: Sequence[PathLike], context: Context, cross_checks: bool = True
+) -> tuple[list[Manifest], list[Problem]]:
+    manifests: list[Manifest] = []
+    problems: list[Problem] = []
+    order: dict[str, int] = {}
+    for path in paths:
+        found, file_problems = read_file(path)
+        order.setdefault(os.fspath(path), len(order))
+        manifests += found
+        problems += file_problems
+    if cross_checks:
+        problems += check_objects(manifests, [as_manifest(m) for m in context])
+    # Stable: per file in the order given, by line; problems at the same line keep their order.
+    problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line))
+    return manifests, problems
+
+
+def validate_files(
+    paths: Iterable[PathLike], *, context: Context = (), cross_checks: bool = True
+) -> list[Problem]:
+    """Every problem of ``paths`` (errors and warnings), cross-object checks included (with ``context``).
+
+    ``context`` holds the objects already applied (Manifests or plain dicts), e.g. the lab's current state.
+    ``cross_checks=False`` checks each object on its own only (syntax, fields, types, ranges): what deleting
+    needs, since a route file may be deleted after the rule that defines its subsets.
+    """
+    return _validate(list(paths), context, cross_checks)[1]
+
+
+def load_files(
+    paths: Iterable[PathLike], *, context: Context = (), cross_checks: bool = True
+) -> list[Manifest]:
+    """Parse and validate ``paths`` together; return their objects in file order.
+
+    ``context`` and ``cross_checks`` are as in ``validate_files`` (``cross_checks=False`` for ``delete -f``).
+
+    Raises:
+        ValidationFailed: any file has an error; ``.problems`` holds every problem. Nothing is returned, so a
+            set of files with an error applies nothing. Warnings do not raise (see ``validate_files``).
+    """
+    manifests, problems = _validate(list(paths), context, cross_checks)
+    if any(p.is_error for p in problems):
+        raise ValidationFailed(problems)
+    return manifests
+
+
+def load_file(path: PathLike, *, context: Context = (), cross_checks: bool = True) -> list[Manifest]:
+    """Parse and validate one file (against ``context``, the objects already applied); see ``load_files``."""
+    return load_files([path], context=context, cross_checks=cross_checks)

@@ -1,0 +1,149 @@
+"""Envoy's stock limits and Istio's overrides, as separate named constants.
+
+Every constant names the document it comes from and, for Istio's overrides, why Istio overrides Envoy.
+Sources are in /work/shared/reference/istio-to-envoy.md (the section is given as "ref §N"); ``CTP`` is Istio's
+``pilot/pkg/networking/core/cluster_traffic_policy.go`` and ``CB`` its ``cluster_builder.go``.
+
+Functions that return a block (:func:`circuit_breaker_thresholds`, :func:`retry_policy`) return a fresh copy
+each call, like Istio's ``getDefaultCircuitBreakerThresholds``: callers mutate what they get.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Final
+
+from lablib._types import JSONDict
+
+__all__ = [
+    "CLUSTER_TYPE",
+    "ENVOY_DEFAULT_BASE_EJECTION_TIME",
+    "ENVOY_DEFAULT_CONNECT_TIMEOUT",
+    "ENVOY_DEFAULT_CONSECUTIVE_5XX",
+    "ENVOY_DEFAULT_CONSECUTIVE_GATEWAY_FAILURE",
+    "ENVOY_DEFAULT_HEALTHY_PANIC_THRESHOLD",
+    "ENVOY_DEFAULT_IDLE_TIMEOUT",
+    "ENVOY_DEFAULT_INTERVAL",
+    "ENVOY_DEFAULT_MAX_CONCURRENT_STREAMS",
+    "ENVOY_DEFAULT_MAX_CONNECTIONS",
+    "ENVOY_DEFAULT_MAX_EJECTION_PERCENT",
+    "ENVOY_DEFAULT_MAX_PENDING_REQUESTS",
+    "ENVOY_DEFAULT_MAX_REQUESTS",
+    "ENVOY_DEFAULT_MAX_RETRIES",
+    "HTTP_PROTOCOL_OPTIONS_KEY",
+    "HTTP_PROTOCOL_OPTIONS_TYPE",
+    "ISTIO_CONNECT_TIMEOUT",
+    "ISTIO_DEFAULT_HEALTHY_PANIC_THRESHOLD",
+    "ISTIO_DEFAULT_HOST_SELECTION_RETRY_MAX_ATTEMPTS",
+    "ISTIO_DEFAULT_LB_POLICY",
+    "ISTIO_DEFAULT_MAX_CONNECTIONS",
+    "ISTIO_DEFAULT_MAX_PENDING_REQUESTS",
+    "ISTIO_DEFAULT_MAX_REQUESTS",
+    "ISTIO_DEFAULT_MAX_RETRIES",
+    "ISTIO_DEFAULT_NUM_RETRIES",
+    "ISTIO_DEFAULT_RETRY_ON",
+    "ISTIO_DEFAULT_ROUTE_TIMEOUT",
+    "ISTIO_DEFAULT_TRACK_REMAINING",
+    "ISTIO_MESH_H2_UPGRADE_POLICY",
+    "MAX_UINT32",
+    "PREVIOUS_HOSTS_PREDICATE",
+    "circuit_breaker_thresholds",
+    "retry_policy",
+]
+
+#: 2^32-1, the largest value of a proto ``UInt32Value``; Istio's "unlimited".
+MAX_UINT32: Final = 4294967295
+
+#: ``@type`` of a CDS resource, so a cluster can be written straight into a CDS file.
+CLUSTER_TYPE: Final = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+#: Key of ``cluster.typed_extension_protocol_options`` that holds the upstream HTTP options (``CB`` 963-981).
+HTTP_PROTOCOL_OPTIONS_KEY: Final = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+HTTP_PROTOCOL_OPTIONS_TYPE: Final = "type.googleapis.com/" + HTTP_PROTOCOL_OPTIONS_KEY
+
+# --- Envoy's own defaults (what a cluster gets when nobody sets the field) --------------------------------
+
+#: ``circuit_breaker.proto``: "If no Thresholds is defined for a given RoutingPriority, the default values are
+#: used": 1024 connections, 1024 pending, 1024 requests, 3 retries. The HIGH priority keeps these under Istio
+#: (ref §1), which is why ``/clusters`` shows ``high_priority::max_connections::1024``.
+ENVOY_DEFAULT_MAX_CONNECTIONS: Final = 1024
+ENVOY_DEFAULT_MAX_PENDING_REQUESTS: Final = 1024
+ENVOY_DEFAULT_MAX_REQUESTS: Final = 1024
+ENVOY_DEFAULT_MAX_RETRIES: Final = 3
+#: data-plane-api ``cluster.proto:881-883``.
+ENVOY_DEFAULT_CONNECT_TIMEOUT: Final = "5s"
+#: ``core/v3/protocol.proto``: ``idle_timeout`` "defaults to 1 hour".
+ENVOY_DEFAULT_IDLE_TIMEOUT: Final = "3600s"
+#: data-plane-api ``protocol.proto:569-580`` (not 2^31-1 as Istio's proto comment says; ref §1).
+ENVOY_DEFAULT_MAX_CONCURRENT_STREAMS: Final = 1024
+#: ``outlier_detection.proto`` defaults (ref §2): 5 consecutive 5xx (enforced 100%), 5 consecutive gateway
+#: failures (enforced 0%: detected, never ejected), 10s interval, 30s base ejection, 10% max ejected.
+ENVOY_DEFAULT_CONSECUTIVE_5XX: Final = 5
+ENVOY_DEFAULT_CONSECUTIVE_GATEWAY_FAILURE: Final = 5
+ENVOY_DEFAULT_INTERVAL: Final = "10s"
+ENVOY_DEFAULT_BASE_EJECTION_TIME: Final = "30s"
+ENVOY_DEFAULT_MAX_EJECTION_PERCENT: Final = 10
+#: ``cluster.proto:631-637``: panic routing starts below 50% healthy hosts.
+ENVOY_DEFAULT_HEALTHY_PANIC_THRESHOLD: Final = 50
+
+# --- Istio's overrides ------------------------------------------------------------------------------------
+
+#: ``getDefaultCircuitBreakerThresholds`` (``CTP`` 477-490) sets all four DEFAULT-priority thresholds to
+#: 2^32-1 on every outbound cluster, DR or not (ref §1). Retries in particular: Envoy's 3 "has shown to be
+#: insufficient during periods of pod churn ... leading to client-facing 503s" (Istio's own comment).
+ISTIO_DEFAULT_MAX_CONNECTIONS: Final = MAX_UINT32
+ISTIO_DEFAULT_MAX_PENDING_REQUESTS: Final = MAX_UINT32
+ISTIO_DEFAULT_MAX_REQUESTS: Final = MAX_UINT32
+ISTIO_DEFAULT_MAX_RETRIES: Final = MAX_UINT32
+#: ``track_remaining`` is ``!DISABLE_TRACK_REMAINING_CB_METRICS``: false from Istio 1.29 (commit 615dea44101),
+#: true in 1.10-1.28. Without it Envoy emits no ``remaining_*`` gauges; the lab may turn it on to plot them.
+ISTIO_DEFAULT_TRACK_REMAINING: Final = False
+#: MeshConfig ``connectTimeout`` default (``pkg/config/mesh/mesh.go:94``); Istio always sets it (``CTP`` 309).
+ISTIO_CONNECT_TIMEOUT: Final = "10s"
+#: ``defaultLBAlgorithm()`` in ``CTP``: LEAST_REQUEST, where Envoy's default is ROUND_ROBIN.
+ISTIO_DEFAULT_LB_POLICY: Final = "LEAST_REQUEST"
+#: With an outlierDetection block and no ``minHealthPercent``, Istio sets the panic threshold to 0 so Envoy
+#: never routes to ejected hosts ("not typically applicable in k8s environments with few pods"; ``CTP`` 546).
+ISTIO_DEFAULT_HEALTHY_PANIC_THRESHOLD: Final = 0
+#: MeshConfig ``h2UpgradePolicy`` default enum value (``istio/api mesh/v1alpha1/config.proto:367-379``).
+ISTIO_MESH_H2_UPGRADE_POLICY: Final = "DO_NOT_UPGRADE"
+#: ``route.go`` ``Notimeout``: a route without a VirtualService ``timeout`` never times out (ref §3).
+ISTIO_DEFAULT_ROUTE_TIMEOUT: Final = "0s"
+#: ``route/retry/retry.go`` ``defaultPolicy``: 2 retries on connection-level failures only; application 5xx
+#: are not retried, and circuit-breaker overflow never is (Envoy ``wouldRetryFromReset``).
+ISTIO_DEFAULT_NUM_RETRIES: Final = 2
+ISTIO_DEFAULT_RETRY_ON: Final = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+#: A uint64 in Envoy's proto, so proto3 JSON writes it as a string.
+ISTIO_DEFAULT_HOST_SELECTION_RETRY_MAX_ATTEMPTS: Final = "5"
+#: ``xdsfilters.RetryPreviousHosts``: retries prefer hosts not tried yet.
+PREVIOUS_HOSTS_PREDICATE: Final[JSONDict] = {
+    "name": "envoy.retry_host_predicates.previous_hosts",
+    "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
+    },
+}
+
+
+def circuit_breaker_thresholds(*, track_remaining: bool = ISTIO_DEFAULT_TRACK_REMAINING) -> JSONDict:
+    """A fresh copy of Istio's one DEFAULT-priority ``circuit_breakers.thresholds[]`` entry (no
+    ``priority``)."""
+    return {
+        "max_connections": ISTIO_DEFAULT_MAX_CONNECTIONS,
+        "max_pending_requests": ISTIO_DEFAULT_MAX_PENDING_REQUESTS,
+        "max_requests": ISTIO_DEFAULT_MAX_REQUESTS,
+        "max_retries": ISTIO_DEFAULT_MAX_RETRIES,
+        "track_remaining": track_remaining,
+    }
+
+
+def retry_policy() -> JSONDict:
+    """A fresh copy of Istio's default route retry policy (``retry.DefaultPolicy``; ref §3).
+
+    No ``retriable_status_codes`` are listed: with Istio's ``EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY`` default
+    the 503 code is left out, so ``retriable-status-codes`` matches nothing (ref §3).
+    """
+    return {
+        "retry_on": ISTIO_DEFAULT_RETRY_ON,
+        "num_retries": ISTIO_DEFAULT_NUM_RETRIES,
+        "retry_host_predicate": [copy.deepcopy(PREVIOUS_HOSTS_PREDICATE)],
+        "host_selection_retry_max_attempts": ISTIO_DEFAULT_HOST_SELECTION_RETRY_MAX_ATTEMPTS,
+    }

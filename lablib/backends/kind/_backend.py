@@ -380,7 +380,7 @@ class KindBackend:
         """Delete every object in ``path`` that exists (like ``kubectl delete -f --ignore-not-found``)."""
         from lablib.manifests import load_file
 
-        objects = load_file(path)
+        objects = load_file(path, cross_checks=False)  # deleting needs no cross-object checks
         self._ensure()
         deleted = []
         for req in plan.plan_delete(objects, namespace=self.namespace):

@@ -1,0 +1,36 @@
+"""A fortio-compatible load generator, fortio's histogram/JSON/text, and the one result reader.
+
+In the cluster backend the lab runs the real fortio binary; in the embedded backend it runs this
+generator, which follows ``fortio load`` (fortio 1.75.2 semantics: static split of ``-n`` over ``-c``
+threads, one socket per thread kept after 2xx/418 and closed after anything else, warmup rules,
+fortio's histogram and percentiles) and writes fortio's own JSON. Both, and the runs printed in the
+book, are read back by :func:`read_result` into one :class:`FortioResult`.
+
+    >>> from lablib.fortio import load
+    >>> r = load("load -c 3 -qps 0 -n 30 -loglevel Warning http://service-go/env",
+    ...          connect_to=("127.0.0.1", 15001))                       # doctest: +SKIP
+    >>> r.codes, r.sockets                                             # doctest: +SKIP
+    ({200: 11, 503: 19}, 20)
+
+Layout (imports point down): ``stats`` (leaf) ← ``periodic`` ← ``http_client`` ← ``runner``
+(+ ``multiproc``) ← ``results`` (JSON) / ``report`` (text) / ``flags`` ← ``command`` (``load``);
+``result`` + ``reader`` for the record; ``testing`` holds the real servers tests and benchmarks load.
+"""
+
+from lablib.fortio.command import ProgressCallback, curl, load
+from lablib.fortio.reader import read_result
+from lablib.fortio.result import Bucket, FortioResult
+from lablib.fortio.runner import DEFAULT_LOAD_OPTIONS, FORTIO_VERSION, VERSION, LoadOptions
+
+__all__ = [
+    "DEFAULT_LOAD_OPTIONS",
+    "FORTIO_VERSION",
+    "VERSION",
+    "Bucket",
+    "FortioResult",
+    "LoadOptions",
+    "ProgressCallback",
+    "curl",
+    "load",
+    "read_result",
+]

@@ -1,0 +1,251 @@
+"""fortio's ``load`` flags, parsed like Go's ``flag`` package, in one place.
+
+Accepted forms, as Go's ``flag``: ``-c 3``, ``--c 3``, ``-c=3``; booleans as ``-keepalive`` or
+``-keepalive=false`` (never ``-keepalive false``). Parsing stops at the first argument that is not a
+flag (the URL) or after ``--``. Names, defaults and help texts are fortio's (``cli/fortio_main.go``,
+``bincommon/commonflags.go``); ``-lablib-procs`` is ours.
+"""
+
+# ruff: noqa: E501 - the flag table keeps fortio's help texts on one line each, as fortio does
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lablib._exceptions import FortioUsageError
+from lablib.fortio.runner import LOG_LEVELS, LoadOptions
+from lablib.fortio.stats import parse_percentiles
+
+__all__ = ["FLAGS", "ParsedArgs", "parse_args", "parse_go_duration", "usage"]
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    kind: str  # int, float, bool, string, duration, header, level
+    default: str
+    help: str
+
+
+FLAGS: dict[str, Flag] = {
+    f.name: f
+    for f in [
+        Flag("c", "int", "4", "Number of connections/goroutine/threads"),
+        Flag("qps", "float", "8", "Queries Per Seconds or 0 for no wait/max qps"),
+        Flag("n", "int", "0", "Run for exactly this number of calls instead of duration. Default (0) is to use duration (-t)."),
+        Flag("t", "duration", "5s", "How long to run the test or 0 to run until ^C"),
+        Flag("json", "string", "", "Json output to provided file `path` or '-' for stdout (empty = no json output)"),
+        Flag("p", "string", "50,75,90,99,99.9", "List of pXX to calculate"),
+        Flag("r", "float", "0.001", "Resolution of the histogram lowest buckets in seconds"),
+        Flag("offset", "duration", "0s", "Offset of the histogram data"),
+        Flag("H", "header", "", "Additional http header(s). Multiple `key:value` pairs can be passed using multiple -H."),
+        Flag("timeout", "duration", "3s", "Connection and read timeout value (for http)"),
+        Flag("keepalive", "bool", "true", "Keep connection alive (only for fast http 1.1)"),
+        Flag("loglevel", "level", "Info", "log `level`, one of [Debug Verbose Info Warning Error Critical Fatal]"),
+        Flag("labels", "string", "", "Additional config data/labels to add to the resulting JSON, defaults to target URL and hostname"),
+        Flag("curl", "bool", "false", "Just fetch the content once"),
+        Flag("quiet", "bool", "false", "Quiet mode, sets loglevel to Error (quietly) to reduces the output"),
+        Flag("allow-initial-errors", "bool", "false", "Allow and don't abort on initial warmup errors"),
+        Flag("sequential-warmup", "bool", "false", "http(s) runner warmup done sequentially instead of parallel. When set, -c (# of threads) may be affected"),
+        Flag("jitter", "bool", "false", "set to true to de-synchronize parallel clients' by 10%"),
+        Flag("uniform", "bool", "false", "set to true to de-synchronize parallel clients' requests uniformly"),
+        Flag("nocatchup", "bool", "false", "set to exact fixed qps and prevent fortio from trying to catchup when the target fails to keep up temporarily"),
+        Flag("runid", "int", "0", "Optional RunID to add to json result and auto save filename, to match server mode"),
+        Flag("log-errors", "bool", "true", "Log http non 2xx/418 error codes as they occur"),
+        Flag("abort-on", "int", "0", "Http `code` that if encountered aborts the run. e.g. 503 or -1 for socket errors."),
+        Flag("resolve", "string", "", "Resolve host name to this `IP`"),
+        Flag("lablib-procs", "int", "0", "(lablib) worker processes for the threads, 0 = automatic"),
+    ]
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ParsedArgs:
+    """The result of parsing ``load`` flags: the options, plus what is not a run option."""
+
+    options: LoadOptions
+    json_path: str | None
+    curl: bool
+
+
+_DUR_RE = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
+_DUR_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_go_duration(text: str) -> float:
+    """Go's ``time.ParseDuration`` (``5s``, ``1m30s``, ``250ms``, ``0``) to seconds; ValueError otherwise."""
+    s = text.strip()
+    sign = 1.0
+    if s[:1] in "+-" and s:
+        sign = -1.0 if s[0] == "-" else 1.0
+        s = s[1:]
+    if s == "0":
+        return 0.0
+    pos = 0
+    total = 0.0
+    while pos < len(s):
+        m = _DUR_RE.match(s, pos)
+        if not m:
+            raise ValueError(text)
+        total += float(m.group(1)) * _DUR_UNITS[m.group(2)]
+        pos = m.end()
+    if pos == 0:
+        raise ValueError(text)
+    return sign * total
+
+
+def usage() -> str:
+    """Help text like fortio's ``-h``."""
+    lines = ["usage: python -m lablib.fortio load [flags] url", "", "flags:"]
+    for f in FLAGS.values():
+        placeholder = ""
+        m = re.search(r"`([^`]+)`", f.help)
+        if f.kind != "bool":
+            placeholder = " " + (
+                m.group(1)
+                if m
+                else {"duration": "duration", "float": "float", "int": "int"}.get(f.kind, "string")
+            )
+        lines.append(f"  -{f.name}{placeholder}")
+        default = f" (default {f.default})" if f.default not in ("", "false", "0") else ""
+        lines.append(f"        {f.help.replace('`', '')}{default}")
+    return "\n".join(lines)
+
+
+def _bad(name: str, value: str, fix: str) -> FortioUsageError:
+    return FortioUsageError(f'invalid value "{value}" for flag -{name}: {fix}')
+
+
+def parse_args(args: Sequence[str], *, connect_to: tuple[str, int] | None = None) -> ParsedArgs:
+    """Parse ``[load] [flags] URL`` into :class:`ParsedArgs`; FortioUsageError on any bad input."""
+    args = list(args)
+    if args and args[0] == "fortio":
+        args = args[1:]
+    if args and args[0] == "load":
+        args = args[1:]
+    values: dict[str, object] = {}
+    headers: list[tuple[str, str]] = []
+    i = 0
+    rest: list[str] = []
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            rest = args[i + 1 :]
+            break
+        if not a.startswith("-") or a == "-":
+            rest = args[i:]
+            break
+        body = a[2:] if a.startswith("--") else a[1:]
+        name, eq, value = body.partition("=")
+        if name in ("h", "help"):
+            raise FortioUsageError(usage())
+        flag = FLAGS.get(name)
+        if flag is None:
+            raise FortioUsageError(
+                f"flag provided but not defined: -{name} (run `python -m lablib.fortio load -h` "
+                "for the list of flags)"
+            )
+        if flag.kind == "bool":
+            if eq:
+                if value.lower() in ("1", "t", "true"):
+                    val: object = True
+                elif value.lower() in ("0", "f", "false"):
+                    val = False
+                else:
+                    raise _bad(name, value, f"parse error (use -{name} or -{name}=false)")
+            else:
+                val = True
+            values[name] = val
+            i += 1
+            continue
+        if not eq:
+            if i + 1 >= len(args):
+                raise FortioUsageError(f"flag needs an argument: -{name}")
+            value = args[i + 1]
+            i += 2
+        else:
+            i += 1
+        values_or_headers(name, flag.kind, value, values, headers)
+    if len(rest) != 1:
+        got = "no URL" if not rest else f"{len(rest)} arguments {rest!r} (flags after the URL are not parsed)"
+        raise FortioUsageError(
+            f"Error: fortio load/curl needs a URL or destination, got {got} "
+            "(example: python -m lablib.fortio load -c 3 -qps 0 -n 30 http://service-go/env)"
+        )
+    url = rest[0]
+    loglevel = str(values.get("loglevel", "Info"))
+    if values.get("quiet"):
+        loglevel = "Error"
+    resolve = str(values.get("resolve", ""))
+    if resolve and connect_to is None:
+        from lablib.fortio.http_client import parse_url
+
+        connect_to = (resolve, parse_url(url)[2])
+    percentiles = tuple(values["p"]) if "p" in values else LoadOptions(url=url).percentiles  # type: ignore[arg-type]
+    options = LoadOptions(
+        url=url,
+        num_threads=int(values.get("c", 4)),  # type: ignore[arg-type]
+        qps=float(values.get("qps", 8.0)),  # type: ignore[arg-type]
+        exactly=int(values.get("n", 0)),  # type: ignore[arg-type]
+        duration_s=float(values.get("t", 5.0)),  # type: ignore[arg-type]
+        percentiles=percentiles,
+        resolution_s=float(values.get("r", 0.001)),  # type: ignore[arg-type]
+        offset_s=float(values.get("offset", 0.0)),  # type: ignore[arg-type]
+        headers=tuple(headers),
+        timeout_s=float(values.get("timeout", 3.0)),  # type: ignore[arg-type]
+        keepalive=bool(values.get("keepalive", True)),
+        allow_initial_errors=bool(values.get("allow-initial-errors", False)),
+        sequential_warmup=bool(values.get("sequential-warmup", False)),
+        labels=str(values.get("labels", "")),
+        loglevel=loglevel,
+        jitter=bool(values.get("jitter", False)),
+        uniform=bool(values.get("uniform", False)),
+        no_catch_up=bool(values.get("nocatchup", False)),
+        run_id=int(values.get("runid", 0)),  # type: ignore[arg-type]
+        log_errors=bool(values.get("log-errors", True)),
+        abort_on=int(values.get("abort-on", 0)),  # type: ignore[arg-type]
+        connect_to=connect_to,
+        procs=int(values.get("lablib-procs", 0)),  # type: ignore[arg-type]
+    )
+    json_path = values.get("json")
+    return ParsedArgs(options, str(json_path) if json_path else None, bool(values.get("curl", False)))
+
+
+def values_or_headers(
+    name: str, kind: str, value: str, values: dict[str, object], headers: list[tuple[str, str]]
+) -> None:
+    """Convert one flag value (Go's error texts, with the fix)."""
+    if kind == "int":
+        try:
+            values[name] = int(value, 0) if value.strip().lower().startswith(("0x", "-0x")) else int(value)
+        except ValueError:
+            raise _bad(name, value, "parse error (an integer is expected, e.g. -c 3)") from None
+    elif kind == "float":
+        try:
+            values[name] = float(value)
+        except ValueError:
+            raise _bad(name, value, "parse error (a number is expected, e.g. -qps 0)") from None
+    elif kind == "duration":
+        try:
+            values[name] = parse_go_duration(value)
+        except ValueError:
+            raise _bad(
+                name, value, "parse error (a Go duration is expected, e.g. 5s, 1m30s, 250ms)"
+            ) from None
+    elif kind == "level":
+        if value.lower() not in LOG_LEVELS:
+            raise _bad(name, value, "unknown level (one of Debug Verbose Info Warning Error Critical Fatal)")
+        values[name] = value.capitalize()
+    elif kind == "header":
+        key, sep, val = value.partition(":")
+        if not sep or not key.strip():
+            raise _bad(name, value, "a header is `key:value`, e.g. -H 'x-user: jason'")
+        headers.append((key.strip(), val.strip()))
+    elif name == "p":
+        try:
+            values[name] = parse_percentiles(value)
+        except ValueError as e:
+            raise _bad(name, value, f"{e} (e.g. -p 50,90,99)") from None
+    else:
+        values[name] = value

@@ -1,0 +1,212 @@
+"""Several worker processes for one run, like Go spreading goroutines over OS threads.
+
+Each process runs a share of the threads on its own event loop (``runner._Run``) and talks JSON lines
+with the parent on stdin/stdout: ``ready`` (+ warmup codes) after its warmup, ``go`` from the parent
+(the barrier, so every thread starts together), ``done`` counts for progress, then each thread's
+histograms, which merge by adding bucket counts. Used only when asked (``-lablib-procs``): one event
+loop already outruns ``hey`` on this machine (see ``bench/bench_fortio.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from lablib._exceptions import FortioError
+from lablib.fortio.http_client import Target, code_is_ok
+from lablib.fortio.periodic import RunPlan
+from lablib.fortio.runner import LoadOptions, ThreadData, _new_loop, _Run, _Shared
+
+__all__ = ["run_multi", "worker_main"]
+
+
+def run_multi(options: LoadOptions, plan: RunPlan, target: Target, shared: _Shared, procs: int):
+    """Spread the threads over ``procs`` processes; a barrier after warmup; merge per-thread data."""
+    groups = [list(range(i, plan.num_threads, procs)) for i in range(procs)]
+    spec = {
+        "options": {**dataclasses.asdict(options), "procs": 1},
+        "plan": dataclasses.asdict(plan) | {"warnings": []},
+        "target": dataclasses.asdict(target) | {"request": target.request.decode("latin-1")},
+    }
+    children = []
+    env = dict(os.environ, LABLIB_FORTIO_PROCS="1")
+    try:
+        for g in groups:
+            p = subprocess.Popen(
+                [sys.executable, "-m", "lablib.fortio._worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                text=True,
+                bufsize=1,
+            )
+            assert p.stdin is not None
+            p.stdin.write(json.dumps({**spec, "threads": g}) + "\n")
+            p.stdin.flush()
+            children.append(p)
+        # barrier: each child says "ready" (after its warmup)
+        warm: dict[int, int] = {}
+        for p in children:
+            msg = _read_msg(p)
+            if msg.get("error"):
+                raise FortioError(msg["error"])
+            for k, v in msg.get("warmup", {}).items():
+                warm[int(k)] = warm.get(int(k), 0) + v
+        if plan.exactly == 0 and not options.allow_initial_errors:
+            for code in warm:
+                if not code_is_ok(code):
+                    raise FortioError(
+                        f"Aborting because of error {code} for {target.url} during warmup "
+                        "(use -n for an exact number of calls without warmup, or -allow-initial-errors)"
+                    )
+        shared.phase = "run"
+        shared.run_start = time.monotonic()
+        start_ns = time.time_ns()
+        t0 = time.perf_counter_ns()
+        for p in children:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        # progress: children print {"done": n} lines; read them on small threads
+        per_child_done = [0] * len(children)
+        finals: list[dict[str, Any] | None] = [None] * len(children)
+
+        def reader(k: int, p: subprocess.Popen) -> None:
+            while True:
+                msg = _read_msg(p)
+                if "done" in msg:
+                    per_child_done[k] = msg["done"]
+                    shared.done = sum(per_child_done)
+                if "log" in msg:
+                    shared.log.extend(msg["log"])
+                if "threads" in msg or "error" in msg or msg.get("eof"):
+                    finals[k] = msg
+                    return
+
+        readers = [threading.Thread(target=reader, args=(k, p), daemon=True) for k, p in enumerate(children)]
+        for r in readers:
+            r.start()
+        while any(r.is_alive() for r in readers):
+            if shared.stop.is_set():
+                for p in children:
+                    if p.stdin is not None and not p.stdin.closed:
+                        try:
+                            p.stdin.write("stop\n")
+                            p.stdin.flush()
+                        except OSError:
+                            pass
+            for r in readers:
+                r.join(0.05)
+        elapsed = time.perf_counter_ns() - t0
+        threads: dict[int, ThreadData] = {}
+        for k, msg in enumerate(finals):
+            if not msg or "threads" not in msg:
+                err = (msg or {}).get("error") or children[k].stderr.read()  # type: ignore[union-attr]
+                raise FortioError(f"load worker process failed: {err}")
+            for tid, state in msg["threads"].items():
+                threads[int(tid)] = ThreadData.from_state(state)
+        return [threads[i] for i in range(plan.num_threads)], start_ns, elapsed, warm
+    finally:
+        shared.phase = "done"
+        for p in children:
+            try:
+                if p.stdin is not None:
+                    p.stdin.close()
+            except OSError:
+                pass
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            for f in (p.stdout, p.stderr):
+                if f is not None:
+                    f.close()
+
+
+def _read_msg(p: subprocess.Popen) -> dict[str, Any]:
+    assert p.stdout is not None
+    line = p.stdout.readline()
+    if not line:
+        return {"eof": True, "error": "worker exited: " + (p.stderr.read() if p.stderr else "")}
+    return json.loads(line)
+
+
+def worker_main() -> int:
+    """Entry of a worker process: run some threads, talk JSON lines on stdin/stdout."""
+    spec = json.loads(sys.stdin.readline())
+    o = spec["options"]
+    o["percentiles"] = tuple(o["percentiles"])
+    o["headers"] = tuple(tuple(h) for h in o["headers"])
+    o["connect_to"] = tuple(o["connect_to"]) if o["connect_to"] else None
+    options = LoadOptions(**o)
+    plan = RunPlan(**spec["plan"])
+    t = spec["target"]
+    target = Target(**{**t, "request": t["request"].encode("latin-1")})
+    shared = _Shared()
+    loop = _new_loop()
+    out_lock = threading.Lock()
+
+    def send(msg: dict[str, Any]) -> None:
+        with out_lock:
+            sys.stdout.write(json.dumps(msg) + "\n")
+            sys.stdout.flush()
+
+    run = _Run(options, plan, target, spec["threads"], shared, loop)
+    go_event = asyncio.Event()
+
+    def stdin_reader() -> None:
+        for line in sys.stdin:
+            cmd = line.strip()
+            if cmd == "go":
+                loop.call_soon_threadsafe(go_event.set)
+            elif cmd == "stop":
+                shared.stop.set()
+        shared.stop.set()  # the parent went away (or aborted after warmup): don't wait for "go"
+        loop.call_soon_threadsafe(go_event.set)
+
+    async def go() -> None:
+        warm: dict[str, int] = {}
+        for th in run.threads:
+            warm[str(th.warmup_code)] = warm.get(str(th.warmup_code), 0) + 1
+        send({"ready": True, "warmup": warm if plan.exactly == 0 else {}})
+        await go_event.wait()
+
+    async def progress() -> None:
+        last = -1
+        while True:
+            await asyncio.sleep(0.1)
+            logs = shared.drain_log()
+            if shared.done != last or logs:
+                last = shared.done
+                send({"done": shared.done, "log": logs})
+
+    async def main() -> None:
+        threading.Thread(target=stdin_reader, daemon=True).start()
+        prog = loop.create_task(progress())
+        try:
+            await run.main(do_warmup=plan.exactly == 0, go=go)
+        finally:
+            prog.cancel()
+        send({"done": shared.done, "log": shared.drain_log()})
+        send({"threads": {str(th.idx): th.data.to_state() for th in run.threads}})
+
+    try:
+        loop.run_until_complete(main())
+    except Exception as e:  # reported to the parent, which raises FortioError
+        send({"error": f"{type(e).__name__}: {e}"})
+        return 1
+    finally:
+        loop.close()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------

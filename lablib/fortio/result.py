@@ -1,0 +1,98 @@
+"""``FortioResult``: the one small record that plots and checks read, whatever produced the run.
+
+Built by :func:`lablib.fortio.reader.read_result` from our JSON, real fortio JSON or fortio's text
+summary, and returned by :func:`lablib.fortio.load`. Times are in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lablib.fortio.http_client import code_is_ok
+
+__all__ = ["Bucket", "FortioResult"]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One exported histogram bucket: ``(start_s, end_s]``, cumulative ``percent``, ``count``."""
+
+    start_s: float
+    end_s: float
+    percent: float
+    count: int
+
+
+@dataclass(frozen=True)
+class FortioResult:
+    """One fortio ``load`` run.
+
+    ``source`` says where it came from: ``"lablib"`` (our generator), ``"fortio-json"`` (real fortio
+    ``-json``) or ``"fortio-text"`` (fortio's text summary, as printed in the book). Fields the source
+    does not carry are ``None`` (e.g. ``sockets_per_thread`` before fortio 1.35, ``histogram`` from
+    ``-loglevel Error`` text).
+    """
+
+    #: HTTP code -> calls (warmup excluded); -1 is a socket error
+    codes: dict[int, int]
+    #: calls recorded (DurationHistogram Count)
+    count: int
+    #: threads after any lowering (``-c``, or fortio's "would be C")
+    num_threads: int
+    #: actual queries per second
+    qps: float
+    #: ``-qps`` asked for; 0 means max speed
+    requested_qps: float
+    #: run duration (s), after warmup
+    duration_s: float
+    avg_s: float
+    min_s: float
+    max_s: float
+    #: population standard deviation (s)
+    stddev_s: float
+    #: percentile (e.g. 99.9) -> seconds
+    percentiles: dict[float, float]
+    #: fortio's "Sockets used" (every dial, warmup included)
+    sockets: int | None
+    sockets_per_thread: list[int] | None
+    histogram: list[Bucket] | None
+    errors_histogram: list[Bucket] | None
+    url: str
+    labels: str
+    version: str
+    source: str
+    raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: ``-n`` (0 when the run was time-bounded)
+    exactly: int = 0
+    #: RFC 3339 start time when known
+    start_time: str = ""
+
+    def share(self, code: int) -> float:
+        """Fraction (0..1) of calls that returned ``code``."""
+        return self.codes.get(code, 0) / self.count if self.count else 0.0
+
+    @property
+    def ok(self) -> int:
+        """Calls with a 2xx/418 code (fortio's notion of OK)."""
+        return sum(n for c, n in self.codes.items() if code_is_ok(c))
+
+    @property
+    def non_ok(self) -> int:
+        """Calls with any other code, socket errors (-1) included."""
+        return sum(n for c, n in self.codes.items() if not code_is_ok(c))
+
+    def summary(self) -> str:
+        """One line for a notebook: ``30 calls, 3 threads: 200 36.7%, 503 63.3%; p50 3.00 ms; 20 sockets``."""
+        codes = (
+            ", ".join(f"{c} {100 * n / self.count:.1f}%" for c, n in sorted(self.codes.items()))
+            if self.count
+            else "-"
+        )
+        p50 = self.percentiles.get(50.0)
+        text = f"{self.count} calls, {self.num_threads} threads, {self.qps:.1f} qps: {codes}"
+        if p50 is not None:
+            text += f"; p50 {p50 * 1000:.2f} ms"
+        if self.sockets is not None:
+            text += f"; {self.sockets} sockets"
+        return text

@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 # The embedded backend (real Envoy processes on 127.0.0.1) is the default; LABLIB_BACKEND=auto picks kind when usable.
 LABLIB_BACKEND ?= embedded
 LAB_PORT ?= 8888
+# Jupyter refuses to run as root (containers, CI) unless told; a normal user never needs the flag.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test lint bench clean
 
@@ -16,7 +18,7 @@ $(BIN)/.installed: pyproject.toml
 
 lab: $(BIN)/.installed
 	LABLIB_BACKEND=$(LABLIB_BACKEND) $(BIN)/jupyter lab --notebook-dir=labs \
-	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) $(LAB_ARGS)
+	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check .

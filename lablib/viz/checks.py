@@ -1,0 +1,291 @@
+"""Check cells: did the step work? Each check returns a ``Check`` that renders as a green or red line in HTML.
+
+Notebook cells call these instead of bare ``assert``s so a student sees what went wrong and what to do next,
+and the notebook keeps running (``Check.raise_if_failed()`` is there for CI).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lablib._exceptions import LabError
+from lablib.viz.runs import RunPoint
+
+__all__ = [
+    "Check",
+    "CheckFailed",
+    "all_of",
+    "breaker_applied",
+    "breaker_trips",
+    "cleaned_up",
+    "every_503_explained",
+    "lab_processes",
+    "pods_up",
+    "route_works",
+]
+
+
+class CheckFailed(LabError):
+    """A check cell failed (raised only by ``Check.raise_if_failed``, e.g. in CI)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check: ``ok``, a one-line ``title`` and a ``detail`` (what was seen, what to do)."""
+
+    ok: bool
+    title: str
+    detail: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return f"{'PASS' if self.ok else 'FAIL'}: {self.title}" + (f" — {self.detail}" if self.detail else "")
+
+    def _repr_html_(self) -> str:
+        color, mark = ("#1a7f37", "✔") if self.ok else ("#cf222e", "✘")
+        bg = "#dafbe1" if self.ok else "#ffebe9"
+        detail = f"<div style='margin-top:2px'>{html.escape(self.detail)}</div>" if self.detail else ""
+        return (
+            f"<div class='lablib-check' data-ok='{str(self.ok).lower()}' style='border-left:4px solid "
+            f"{color};background:{bg};padding:4px 8px;margin:4px 0;font-family:sans-serif'>"
+            f"<b style='color:{color}'>{mark} {html.escape(self.title)}</b>{detail}</div>"
+        )
+
+    def raise_if_failed(self) -> Check:
+        if not self.ok:
+            raise CheckFailed(str(self))
+        return self
+
+
+def all_of(title: str, checks: Iterable[Check]) -> Check:
+    """One check that passes when every part passes; the detail lists the failing parts."""
+    parts = list(checks)
+    failed = [c for c in parts if not c.ok]
+    detail = "; ".join(str(c) for c in failed) if failed else "; ".join(c.title for c in parts)
+    return Check(not failed, title, detail)
+
+
+def pods_up(hosts: Sequence[Any], *, expected: int, cluster_hint: str = "service-go") -> Check:
+    """Step 1: the client sidecar sees ``expected`` healthy service-go endpoints (``lab.hosts()``)."""
+    mine = [h for h in hosts if cluster_hint in getattr(h, "cluster", "")]
+    addresses = sorted({h.address for h in mine})
+    healthy = sorted({h.address for h in mine if h.healthy})
+    ok = len(addresses) >= expected and len(healthy) >= expected
+    detail = f"{len(healthy)} healthy of {len(addresses)} endpoint(s): {', '.join(addresses) or 'none'}"
+    if not ok:
+        detail += f". Expected {expected}; re-run the apply cell and read its error, or restart the kernel."
+    return Check(ok, f"service-go has {expected} healthy endpoint(s) behind the fortio sidecar", detail)
+
+
+def route_works(result: Any) -> Check:
+    """Step 2: one request through the route rule answered 200 (``fortio load -curl``-like single call)."""
+    codes = dict(getattr(result, "codes", {}) or {})
+    ok = codes.get(200, 0) >= 1 and sum(v for k, v in codes.items() if k != 200) == 0
+    return Check(
+        ok,
+        "a request to http://service-go/env through the VirtualService returns 200",
+        f"codes: {codes}" + ("" if ok else ". Is the VirtualService applied and service-go running?"),
+    )
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
+
+
+def _thresholds(proxy_config: str, cluster: str | None) -> dict[str, Any] | None:
+    """The DEFAULT-priority circuit-breaker thresholds of ``cluster`` (snake_case keys), None if not found."""
+    import yaml
+
+    try:
+        docs = yaml.safe_load(proxy_config)
+    except yaml.YAMLError:
+        return None
+    items = (
+        docs if isinstance(docs, list) else (docs or {}).get("clusters", []) if isinstance(docs, dict) else []
+    )
+    for item in items:
+        if not isinstance(item, dict) or (cluster is not None and item.get("name") != cluster):
+            continue
+        breakers = item.get("circuitBreakers") or item.get("circuit_breakers") or {}
+        for entry in breakers.get("thresholds") or []:
+            if str(entry.get("priority", "DEFAULT")) == "DEFAULT":
+                return {_snake(k): v for k, v in entry.items()}
+        return {}
+    return None
+
+
+def breaker_applied(proxy_config: str, *, expect: Mapping[str, int], cluster: str | None = None) -> Check:
+    """Step 3: the client sidecar's cluster carries the DR's thresholds (``lab.proxy_config("cluster")``).
+
+    ``expect`` maps Envoy threshold names (``max_connections``, ``max_pending_requests``, ``max_requests``) to
+    values; the YAML may spell them in snake_case or camelCase (istioctl prints camelCase). ``cluster`` picks
+    one cluster by name (default: the first one listed).
+    """
+    found = _thresholds(proxy_config, cluster)
+    where = cluster or "the first cluster"
+    if found is None:
+        return Check(
+            False,
+            "the DestinationRule reached the client sidecar as Envoy circuit breakers",
+            f"{where} not found in the sidecar's cluster config: is the Service applied (Step 1)?",
+        )
+    wrong = [f"{k}: {found.get(k, 'unset')} (want {v})" for k, v in expect.items() if found.get(k) != v]
+    shown = ", ".join(f"{k}={v}" for k, v in expect.items())
+    detail = (
+        f"{where}: {shown}"
+        if not wrong
+        else (
+            f"{where}: {'; '.join(wrong)}. Apply the DestinationRule (Step 3) and read its validation output."
+        )
+    )
+    return Check(
+        not wrong, "the DestinationRule reached the client sidecar as Envoy circuit breakers", detail
+    )
+
+
+def breaker_trips(
+    points: Iterable[RunPoint],
+    limit: float,
+    *,
+    well_above: float = 1.5,
+    well_below: float = 0.5,
+    min_share: float = 0.02,
+) -> Check:
+    """Step 4: 503s appear well above the limit L and (almost) none well below it.
+
+    "Well above" is c ≥ ``well_above``·L (needs a 503 share ≥ ``min_share``); "well below" is c ≤
+    ``well_below``·L (needs no 503 at all). Percentages themselves vary run to run and are not checked.
+    """
+    pts = list(points)
+    above = [p for p in pts if p.concurrency >= well_above * limit]
+    below = [p for p in pts if p.concurrency <= well_below * limit]
+    bad_above = [p for p in above if p.share_503 < min_share]
+    bad_below = [p for p in below if p.result.codes.get(503, 0) > 0]
+    if not above:
+        return Check(
+            False,
+            f"503s above the limit L={limit:g}",
+            f"no run at c ≥ {well_above * limit:g}; add a higher concurrency to the sweep",
+        )
+    ok = not bad_above and not bad_below
+    parts = [
+        f"{len(above)} run(s) at c ≥ {well_above * limit:g}: 503 share "
+        + ", ".join(f"c={p.concurrency}: {100 * p.share_503:.0f}%" for p in above)
+    ]
+    if below:
+        parts.append(
+            f"{len(below)} run(s) at c ≤ {well_below * limit:g}: "
+            + ", ".join(f"c={p.concurrency}: {p.result.codes.get(503, 0)}×503" for p in below)
+        )
+    if bad_above:
+        parts.append("too few 503s above the limit: is the DR with http1MaxPendingRequests applied?")
+    if bad_below:
+        parts.append("503s below the limit: the service may be failing (check its status) or overloaded")
+    return Check(
+        ok,
+        f"the breaker rejects above L={limit:g} and lets everything through well below it",
+        "; ".join(parts),
+    )
+
+
+def every_503_explained(points: Iterable[RunPoint], *, slack: int = 0) -> Check:
+    """Every 503 fortio saw is counted by an Envoy overflow counter (pending or active overflow)."""
+    pts = [p for p in points if p.overflows]
+    bad = [p for p in pts if p.result.codes.get(503, 0) > p.explained_503 + slack]
+    total = sum(p.result.codes.get(503, 0) for p in pts)
+    explained = sum(min(p.explained_503, p.result.codes.get(503, 0)) for p in pts)
+    detail = f"{explained} of {total} 503s match upstream_rq_pending_overflow + upstream_rq_active_overflow"
+    if bad:
+        detail += "; unexplained in " + ", ".join(f"{p.label} c={p.concurrency}" for p in bad)
+    return Check(bool(pts) and not bad, "each 503 is a circuit-breaker overflow (503 UO)", detail)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return None if fields[0] == b"Z" else int(fields[1])  # a zombie holds no port and no CPU
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    seen = 0
+    while pid > 1 and seen < 64:
+        parent = _ppid(pid)
+        if parent is None:
+            return False
+        if parent == ancestor:
+            return True
+        pid, seen = parent, seen + 1
+    return False
+
+
+def lab_processes(
+    *,
+    marker: str | None = None,
+    children_of: int | None = None,
+    names: Sequence[str] = ("envoy", "service_go"),
+) -> dict[int, str]:
+    """Live processes whose command line mentions one of ``names`` (``/proc`` scan; Linux).
+
+    ``marker`` (``NAME=value``) keeps only processes whose environment holds it (children inherit the
+    environment, so a test can tell its own lab's processes from anyone else's); ``children_of`` keeps only
+    descendants of that pid (e.g. the notebook kernel's own lab).
+    """
+    found: dict[int, str] = {}
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        cmd = _cmdline(pid)
+        if not cmd or not any(n in cmd for n in names) or _ppid(pid) is None:
+            continue
+        if children_of is not None and not _descends_from(pid, children_of):
+            continue
+        if marker is not None:
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if marker.encode() not in f.read().split(b"\0"):
+                        continue
+            except OSError:
+                continue
+        found[pid] = cmd
+    return found
+
+
+def cleaned_up(
+    before: Mapping[int, str] | None = None, *, marker: str | None = None, children_of: int | None = None
+) -> Check:
+    """Step 5: no Envoy or service-go process of this lab is still running.
+
+    By default "this lab" means the processes this Python process started (its descendants); ``before`` (a
+    ``lab_processes()`` snapshot) instead flags every such process that appeared since.
+    """
+    if before is None and marker is None and children_of is None:
+        children_of = os.getpid()
+    now = lab_processes(marker=marker, children_of=children_of)
+    left = {pid: cmd for pid, cmd in now.items() if before is None or pid not in before}
+    detail = (
+        "no envoy or service-go process left"
+        if not left
+        else "still running: "
+        + "; ".join(f"pid {pid}: {cmd[:80]}" for pid, cmd in sorted(left.items()))
+        + ". Run the cleanup cell again, or `python -m lablib cleanup` in a terminal."
+    )
+    return Check(not left, "the lab's processes are gone", detail)

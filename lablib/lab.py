@@ -1,0 +1,156 @@
+"""``Lab()``: what notebooks use. It picks a backend and forwards to it.
+
+>>> lab = Lab()                       # kind when usable, else the embedded mesh  # doctest: +SKIP
+>>> lab.apply("manifests/service/go/service-go.yaml")                            # doctest: +SKIP
+>>> lab.apply("manifests/istio/resilience/destination-rule-go-cb.yaml")          # doctest: +SKIP
+>>> result = lab.fortio("load -c 30 -qps 0 -n 300 http://service-go/env")       # doctest: +SKIP
+>>> lab.stats("outbound|80||service-go.default.svc.cluster.local").overflows     # doctest: +SKIP
+>>> lab.explain()                     # every non-200 of that run, by cause     # doctest: +SKIP
+>>> lab.cleanup()                                                                # doctest: +SKIP
+
+Backend choice: ``Lab(backend="embedded")`` / ``"kind"`` / ``"auto"``; when not given, ``$LABLIB_BACKEND``
+(default ``auto``: kind when ``lablib.backends.kind.detect()`` says it is usable, else the embedded mesh).
+The embedded lab's lifetime (attach to a running one, owned vs persistent) is described in
+``lablib.backends.mesh``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lablib._exceptions import BackendUnavailable, LabError
+from lablib._types import PathLike
+from lablib.backends.base import Backend, ClusterStats, HostStatus, ProgressCallback
+
+__all__ = ["BACKEND_ENV", "Lab", "choose_backend"]
+
+#: Environment variable naming the backend: ``embedded``, ``kind`` or ``auto``.
+BACKEND_ENV = "LABLIB_BACKEND"
+_ALIASES = {"embedded": "embedded", "mesh": "embedded", "envoy": "embedded", "kind": "kind",
+            "cluster": "kind",
+            "auto": "auto", "": "auto"}
+
+
+def choose_backend(requested: str | None = None) -> tuple[str, str]:
+    """Which backend to use and why: ``("embedded" | "kind", reason)``."""
+    raw = (requested if requested is not None else os.environ.get(BACKEND_ENV, "auto")).strip().lower()
+    if raw not in _ALIASES:
+        where = "Lab(backend=…)" if requested else "$" + BACKEND_ENV
+        raise LabError(f"unknown backend {raw!r} (from {where}); "
+                       "use embedded, kind or auto")
+    choice = _ALIASES[raw]
+    if choice != "auto":
+        return choice, f"asked for {choice}"
+    try:
+        from lablib.backends.kind import detect
+    except ImportError as exc:
+        return "embedded", f"kind backend unavailable ({exc})"
+    found = detect()
+    if found.usable:
+        return "kind", found.reason or "docker, kind and istioctl found"
+    return "embedded", f"kind not usable: {found.reason}"
+
+
+class Lab:
+    """The lab: apply manifests, run fortio from the fortio pod, read the client sidecar's Envoy.
+
+    Args:
+        backend: ``"embedded"``, ``"kind"`` or ``"auto"`` (default: ``$LABLIB_BACKEND``, else auto).
+        name: the lab's name (embedded: the state dir; kind: the cluster name). Default per backend.
+        workers: Envoy worker threads per sidecar (embedded; Istio's default is 2).
+        service_time_ms: service-go's time per call (embedded).
+        persist: keep the embedded lab running after this process exits (until ``cleanup``).
+        attach_only: only attach to a running embedded lab (raise ``LabNotRunning`` if none).
+        progress: called with (done, total, message) during slow steps.
+        **options: passed to the backend's constructor as they are.
+    """
+
+    def __init__(self, backend: str | None = None, *, name: str | None = None, workers: int = 2,
+                 service_time_ms: float = 25.0, persist: bool = False, attach_only: bool = False,
+                 progress: ProgressCallback | None = None, **options: Any) -> None:
+        kind, self.backend_reason = choose_backend(backend)
+        self.backend: Backend
+        if kind == "kind":
+            try:
+                from lablib.backends.kind import KindBackend
+            except ImportError as exc:
+                raise BackendUnavailable(f"the kind backend cannot be imported: {exc}") from exc
+            kwargs = {"progress": progress, **options}
+            if name is not None:
+                kwargs["name"] = name
+            self.backend = KindBackend(**kwargs)
+        else:
+            from lablib.backends.mesh import MeshBackend
+
+            self.backend = MeshBackend(name or "default", workers=workers, service_time_ms=service_time_ms,
+                                       persist=persist, attach_only=attach_only, progress=progress, **options)
+
+    # The Backend protocol, forwarded.
+    def apply(self, path: PathLike, *, progress: ProgressCallback | None = None) -> list[str]:
+        """Validate then apply every object in ``path`` (like ``kubectl apply -f``); ``Kind/name`` of each."""
+        return self.backend.apply(path, progress=progress)
+
+    def delete(self, path: PathLike) -> list[str]:
+        """Delete the objects of ``path`` (like ``kubectl delete -f``); a Deployment's pods stop."""
+        return self.backend.delete(path)
+
+    def fortio(self, args: str | list[str], *, progress: ProgressCallback | None = None) -> Any:
+        """Run ``fortio load …`` in the fortio pod, through its sidecar; return the ``FortioResult``."""
+        return self.backend.fortio(args, progress=progress)
+
+    def stats(self, cluster: str | None = None, **kwargs: Any) -> ClusterStats | dict[str, ClusterStats]:
+        """The client sidecar's stats for ``cluster`` (e.g.
+        ``outbound|80||service-go.default.svc.cluster.local``),
+        or for every outbound cluster. Embedded: ``pod=NAME`` reads that pod's inbound sidecar instead."""
+        return self.backend.stats(cluster, **kwargs)
+
+    def reset_counters(self) -> None:
+        """Zero the sidecars' counters (Envoy ``POST /reset_counters``)."""
+        self.backend.reset_counters()
+
+    def hosts(self, cluster: str | None = None) -> list[HostStatus]:
+        """Upstream host health as the client sidecar sees it (``/clusters``: ejected hosts show up here)."""
+        return self.backend.hosts(cluster)
+
+    def proxy_config(self, what: str = "cluster") -> str:
+        """The client sidecar's config as YAML, like ``istioctl proxy-config cluster fortio -o yaml``."""
+        return self.backend.proxy_config(what)
+
+    def cleanup(self) -> None:
+        """Delete everything the lab applied and stop what it started. Idempotent."""
+        self.backend.cleanup()
+
+    def close(self) -> None:
+        """Release this handle (an owned embedded lab stops; a persistent one keeps running)."""
+        self.backend.close()
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Lab({self.backend!r})"
+
+    # Extras the embedded backend offers (the kind backend may too).
+    def _extra(self, name: str) -> Any:
+        method = getattr(self.backend, name, None)
+        if method is None:
+            raise LabError(f"the {self.backend.name} backend has no {name}()")
+        return method
+
+    def responses(self, since: float | None = None, **kwargs: Any) -> list[Any]:
+        """Per-response records of the client sidecar's access log (code, Envoy flags UO/UH/…, cluster,
+        host)."""
+        return self._extra("responses")(since, **kwargs)
+
+    def explain(self, run: Any = None) -> Any:
+        """Every response of the last fortio run attributed to its cause, joined with the overflow
+        counters."""
+        return self._extra("explain")(run)
+
+    def set_fault(self, target: str, *, code: int = 503, fraction: float = 1.0) -> list[str]:
+        """Make a pod (or every pod of a Deployment) answer ``code`` for ``fraction`` of calls; 0 heals."""
+        return self._extra("set_fault")(target, code=code, fraction=fraction)

@@ -1,4 +1,7 @@
-"""``python -m bench [NAME…]``: run every ``bench/bench_*.py`` (or the named ones); each module has ``main() -> int``."""
+"""``python -m bench [NAME…]``: run every ``bench/bench_*.py`` (or the named ones).
+
+Each benchmark module has ``main() -> int``.
+"""
 
 from __future__ import annotations
 

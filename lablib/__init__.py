@@ -1,6 +1,13 @@
 """lablib: a Jupyter teaching lab for Istio/Envoy circuit breaking.
 
-The public surface is curated here; implementation modules are private or live in subpackages.
+>>> from lablib import Lab                                                   # doctest: +SKIP
+>>> lab = Lab()    # kind when usable, else real Envoy sidecars on 127.0.0.1  # doctest: +SKIP
+
+The top level re-exports what a notebook or a script needs; the subpackages hold the rest:
+``lablib.manifests`` (load and validate YAML), ``lablib.translate`` (Istio -> Envoy, pure),
+``lablib.fortio`` (the load generator and the result reader), ``lablib.theory`` (limits and simulation),
+``lablib.viz`` (plots, widgets and checks for the notebooks), ``lablib.backends`` (embedded mesh and kind).
+Notebooks that teach each part: ``labs/01-circuit-breaking.ipynb``, ``labs/02-outlier-detection.ipynb``.
 """
 
 from lablib._exceptions import (
@@ -18,19 +25,39 @@ from lablib._exceptions import (
     ValidationFailed,
     YAMLSyntaxError,
 )
+from lablib.backends.base import Backend, ClusterStats, HostStatus
+from lablib.fortio import FortioResult, read_result
+from lablib.lab import Lab, choose_backend
+from lablib.manifests import Manifest, Problem, load_file, load_files, validate_files
+from lablib.translate import MeshConfig, render_yaml, translate
 
 __all__ = [
+    "Backend",
     "BackendError",
     "BackendUnavailable",
     "ClusterSafetyError",
+    "ClusterStats",
     "EnvoyError",
     "FortioError",
+    "FortioResult",
     "FortioUsageError",
+    "HostStatus",
+    "Lab",
     "LabError",
     "LabNotRunning",
+    "Manifest",
     "ManifestError",
+    "MeshConfig",
+    "Problem",
     "SchemaError",
     "UnknownKindError",
     "ValidationFailed",
     "YAMLSyntaxError",
+    "choose_backend",
+    "load_file",
+    "load_files",
+    "read_result",
+    "render_yaml",
+    "translate",
+    "validate_files",
 ]

@@ -1,4 +1,7 @@
-"""Backends: where the lab's manifests run. ``mesh`` (embedded, real Envoy processes) and ``kind`` (a real cluster)."""
+"""Backends: where the lab's manifests run.
+
+``mesh``: the embedded backend, real Envoy processes; ``kind``: a real cluster with Istio.
+"""
 
 from lablib.backends.base import Backend, ClusterStats, HostStatus
 

@@ -46,7 +46,7 @@ class ClusterStats:
 
 @dataclass(frozen=True)
 class HostStatus:
-    """One upstream host of one cluster, from Envoy's ``/clusters`` (health flags, e.g. ``/failed_outlier_check``)."""
+    """One upstream host of one cluster, as Envoy's ``/clusters`` shows it (with its health flags)."""
 
     cluster: str
     address: str

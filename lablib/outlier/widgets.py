@@ -1,0 +1,134 @@
+"""Sliders for lab 02: failure fraction, consecutive 5xx threshold, maxEjectionPercent, base ejection time.
+
+``Explorer`` shows the knobs and a Run button; a run is one ``experiment()`` (heal, apply the rule made from
+the sliders, fail the chosen pods, watch until the ejected host is back) drawn with ``timeline_figure`` and
+judged by the checks that apply. ``Explorer.run()`` does the same without a click (CI, or a scripted cell).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import ipywidgets as w
+from IPython.display import display
+
+from lablib._types import PathLike
+from lablib.outlier import checks
+from lablib.outlier.experiment import Fault, experiment, host_names, stop_after
+from lablib.outlier.plots import timeline_figure
+from lablib.outlier.rule import LAB, OutlierSettings
+from lablib.outlier.timeline import Timeline
+
+__all__ = ["Explorer", "longest_failure_run"]
+
+
+def longest_failure_run(fraction: float) -> float:
+    """The longest run of consecutive failures service-go's deterministic fault pattern produces.
+
+    Call ``n`` fails when ``floor((n+1)·f) > floor(n·f)``, so failures come in runs of at most
+    ``ceil(f / (1 - f))`` (``inf`` for f = 1): 0.5 alternates, 0.75 fails 3 then succeeds once.
+    """
+    if fraction >= 1.0:
+        return math.inf
+    if fraction <= 0.0:
+        return 0
+    return math.ceil(fraction / (1.0 - fraction) - 1e-9)
+
+
+class Explorer:
+    """The lab's knobs on sliders, and a Run button that runs one experiment with them."""
+
+    def __init__(self, lab: Any, *, rule_path: PathLike, fraction: float = 1.0, consecutive: int = 3,
+                 max_ejection_percent: int = 100, base_ejection_s: int = 5, code: int = 503,
+                 both_fail: bool = False, qps: float = 40.0) -> None:
+        self.lab, self.rule_path, self.qps = lab, rule_path, qps
+        style = {"description_width": "210px"}
+        layout = w.Layout(width="520px")
+        self.fraction = w.FloatSlider(value=fraction, min=0.0, max=1.0, step=0.05, style=style, layout=layout,
+                                      description="failure fraction")
+        self.consecutive = w.IntSlider(value=consecutive, min=1, max=10, style=style, layout=layout,
+                                       description="consecutive5xxErrors")
+        self.max_ejection = w.ToggleButtons(options=[100, 50], value=max_ejection_percent, style=style,
+                                            description="maxEjectionPercent")
+        self.base = w.IntSlider(value=base_ejection_s, min=2, max=60, style=style, layout=layout,
+                                description="baseEjectionTime (s)")
+        self.code = w.ToggleButtons(options=[503, 500], value=code, style=style, description="fault code")
+        self.failing = w.ToggleButtons(options=["v1", "v1 + v2"], value="v1 + v2" if both_fail else "v1",
+                                       style=style, description="failing pods")
+        self.button = w.Button(description="Run", button_style="primary", icon="play")
+        self.output = w.Output()
+        self.last: Timeline | None = None
+        self.button.on_click(lambda _: self.run())
+
+    # -- what the sliders say -------------------------------------------------------------------------------
+    def settings(self) -> OutlierSettings:
+        return LAB.replace(consecutive_5xx_errors=int(self.consecutive.value), interval="1s",
+                           base_ejection_time=f"{int(self.base.value)}s",
+                           max_ejection_percent=int(self.max_ejection.value))
+
+    def faults(self) -> list[Fault]:
+        pods = ["service-go-v1"] + (["service-go-v2"] if self.failing.value == "v1 + v2" else [])
+        return [Fault(p, code=int(self.code.value), fraction=float(self.fraction.value)) for p in pods]
+
+    def expect_ejection(self) -> bool:
+        """Will a failing host ever answer ``consecutive5xxErrors`` errors in a row?"""
+        return longest_failure_run(float(self.fraction.value)) >= int(self.consecutive.value)
+
+    # -- running --------------------------------------------------------------------------------------------
+    def run(self) -> Timeline:
+        """One experiment with the current slider values; the figure and checks go to the output area."""
+        self.button.disabled = True
+        try:
+            settings, faults = self.settings(), self.faults()
+            tl = experiment(self.lab, settings, rule_path=self.rule_path, faults=faults,
+                            duration_s=settings.base_ejection_time_s + 5.0 if self.expect_ejection() else 4.0,
+                            until=stop_after("returned", plus_s=1.0), qps=self.qps)
+            self.last = tl
+            # Replace the outputs trait directly rather than capturing with `with self.output:`: that works
+            # from any thread and does not depend on the frontend (headless runs hang on captured output
+            # widgets, jupyter/nbclient#312).
+            self.output.outputs = ()
+            fig = timeline_figure(tl, names=host_names(self.lab), title=self._title())
+            self.output.append_display_data(fig)
+            for check in self.checks(tl):
+                self.output.append_display_data(check)
+            return tl
+        finally:
+            self.button.disabled = False
+
+    def checks(self, tl: Timeline) -> list[checks.Check]:
+        """The checks that apply to this slider setting."""
+        s = self.settings()
+        run = longest_failure_run(float(self.fraction.value))
+        if not self.expect_ejection():
+            why = (f"with failure fraction {self.fraction.value:g} a host fails at most {run:g} time(s)"
+                   f" in a row, fewer than {s.consecutive_5xx_errors}")
+            return [checks.never_ejected(tl, why)]
+        out = [checks.ejected_after(tl, int(s.consecutive_5xx_errors or 5)),
+               checks.returned_after(tl, s.base_ejection_time_s, s.interval_s)]
+        if len(self.faults()) == 2:
+            out.append(checks.all_ejected_uh(tl, 2) if s.max_ejection_percent == 100
+                       else checks.max_ejection_kept(tl, 2, int(s.max_ejection_percent or 10)))
+        return out
+
+    def verdict(self) -> checks.Check:
+        """One check cell for the last run: every check that applies to its slider setting."""
+        if self.last is None:
+            return checks.Check(False, "the sliders have not run yet", "press Run, then run this cell again")
+        title = f"the run matches what the sliders predict ({self._title()})"
+        return checks.all_of(title, self.checks(self.last))
+
+    def _title(self) -> str:
+        s = self.settings()
+        return (f"fraction {self.fraction.value:g} of {self.code.value}s on {self.failing.value}; "
+                f"consecutive5xxErrors {s.consecutive_5xx_errors}, baseEjectionTime {s.base_ejection_time}, "
+                f"maxEjectionPercent {s.max_ejection_percent}")
+
+    def widget(self) -> w.Widget:
+        knobs = w.VBox([self.fraction, self.consecutive, self.max_ejection, self.base, self.code,
+                        self.failing, self.button])
+        return w.VBox([knobs, self.output])
+
+    def _ipython_display_(self) -> None:
+        display(self.widget())

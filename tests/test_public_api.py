@@ -1,0 +1,46 @@
+"""The public surface is what ``lablib.__all__`` says, every name is importable and documented."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+
+import lablib
+
+EXPECTED_TOP_LEVEL = {
+    "Backend", "BackendError", "BackendUnavailable", "ClusterSafetyError", "ClusterStats", "EnvoyError",
+    "FortioError", "FortioResult", "FortioUsageError", "HostStatus", "Lab", "LabError", "LabNotRunning",
+    "Manifest", "ManifestError", "MeshConfig", "Problem", "SchemaError", "UnknownKindError",
+    "ValidationFailed", "YAMLSyntaxError", "choose_backend", "load_file", "load_files", "read_result",
+    "render_yaml", "translate", "validate_files",
+}
+
+SUBPACKAGES = ["lablib.manifests", "lablib.translate", "lablib.fortio", "lablib.theory", "lablib.viz",
+               "lablib.backends", "lablib.backends.kind", "lablib.outlier"]
+
+
+def test_top_level_all_is_the_curated_surface() -> None:
+    assert set(lablib.__all__) == EXPECTED_TOP_LEVEL
+    assert lablib.__all__ == sorted(lablib.__all__, key=str)
+
+
+@pytest.mark.parametrize("module_name", ["lablib", *SUBPACKAGES])
+def test_every_exported_name_exists_and_public_callables_are_documented(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert module.__doc__, f"{module_name} has no module docstring"
+    exported = getattr(module, "__all__", None)
+    assert exported, f"{module_name} defines no __all__"
+    undocumented = []
+    for name in exported:
+        obj = getattr(module, name)  # AttributeError here means __all__ names something missing
+        if (inspect.isclass(obj) or inspect.isfunction(obj)) and not inspect.getdoc(obj):
+            undocumented.append(name)
+    assert not undocumented, f"{module_name}: no docstring on {undocumented}"
+
+
+def test_every_lab_error_is_a_lab_error() -> None:
+    errors = [getattr(lablib, n) for n in lablib.__all__ if n.endswith(("Error", "Failed", "Unavailable",
+                                                                        "Running"))]
+    assert errors and all(issubclass(e, lablib.LabError) for e in errors)

@@ -29,7 +29,7 @@ from lablib.backends.base import Backend, ClusterStats, HostStatus
 from lablib.fortio import FortioResult, read_result
 from lablib.lab import Lab, choose_backend
 from lablib.manifests import Manifest, Problem, load_file, load_files, validate_files
-from lablib.translate import MeshConfig, render_yaml, translate
+from lablib.translate import MeshConfig, render_yaml  # not translate(): it would shadow lablib.translate
 
 __all__ = [
     "Backend",
@@ -58,6 +58,5 @@ __all__ = [
     "load_files",
     "read_result",
     "render_yaml",
-    "translate",
     "validate_files",
 ]

@@ -14,7 +14,7 @@ EXPECTED_TOP_LEVEL = {
     "FortioError", "FortioResult", "FortioUsageError", "HostStatus", "Lab", "LabError", "LabNotRunning",
     "Manifest", "ManifestError", "MeshConfig", "Problem", "SchemaError", "UnknownKindError",
     "ValidationFailed", "YAMLSyntaxError", "choose_backend", "load_file", "load_files", "read_result",
-    "render_yaml", "translate", "validate_files",
+    "render_yaml", "validate_files",
 }
 
 SUBPACKAGES = ["lablib.manifests", "lablib.translate", "lablib.fortio", "lablib.theory", "lablib.viz",
@@ -38,6 +38,14 @@ def test_every_exported_name_exists_and_public_callables_are_documented(module_n
         if (inspect.isclass(obj) or inspect.isfunction(obj)) and not inspect.getdoc(obj):
             undocumented.append(name)
     assert not undocumented, f"{module_name}: no docstring on {undocumented}"
+
+
+def test_no_top_level_name_shadows_a_subpackage() -> None:
+    import lablib.fortio
+    import lablib.translate
+
+    assert inspect.ismodule(lablib.translate) and inspect.ismodule(lablib.fortio)
+    assert not set(lablib.__all__) & {m.rsplit(".", 1)[-1] for m in SUBPACKAGES}
 
 
 def test_every_lab_error_is_a_lab_error() -> None:

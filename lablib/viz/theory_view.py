@@ -59,7 +59,9 @@ def overlay(
                 reject_time_s=reject_time_s,
                 repeats=sim_repeats,
                 seed=c,
-                capacity="slack",
+                # Envoy's own pools (per worker x endpoint, LEAST_REQUEST, reconnects holding a pending
+                # slot): closer to what the runs measure than the exact breaker (lablib.theory.simulate).
+                capacity="envoy",
             )
             simulated.append((c, res.mean))
     return TheoryOverlay(limit=limit, band=(low, high), bound=bound, simulated=simulated, label=label)

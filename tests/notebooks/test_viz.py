@@ -214,12 +214,19 @@ def test_lab_processes_finds_children_by_ancestry_and_marker(tmp_path):
     import os
     import subprocess
     import sys
+    import time
+    from pathlib import Path
 
     script = tmp_path / "service_go_sleeper.py"  # the name matches the "service_go" pattern
     script.write_text("import time; time.sleep(30)\n")
     env = {**os.environ, "LABLIB_VIZ_MARK": "abc"}
     proc = subprocess.Popen([sys.executable, str(script)], env=env)
     try:
+        # Between fork and exec the child still shows pytest's command line: wait for the exec.
+        deadline = time.monotonic() + 10
+        while str(script).encode() not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+            assert time.monotonic() < deadline, "the child never exec'd"
+            time.sleep(0.01)
         mine = checks.lab_processes(children_of=os.getpid())
         assert proc.pid in mine
         assert proc.pid in checks.lab_processes(marker="LABLIB_VIZ_MARK=abc")

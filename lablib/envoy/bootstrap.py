@@ -3,7 +3,7 @@
 Each sidecar boots with ``dynamic_resources.cds_config`` / ``lds_config`` pointing at files
 (``path_config_source``); listeners take routes from an RDS file. Writing a new file to a temporary name and
 renaming it over the watched path makes the running Envoy load it (checked on 1.40, see
-``/work/shared/reference/measured-envoy-1.40.md``): no restart, like an xDS push.
+``docs/reference/measured-envoy-1.40.md``): no restart, like an xDS push.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Pure: reads only the Envoy v3 fields listed in docs/ARCHITECTURE.md (``lablib.translate.MeshConfig``), so
 a hand-written cluster dict works as well as the translator's output. The semantics follow Envoy 1.40's
-connection pool (see /work/shared/reference/istio-to-envoy.md §4):
+connection pool (see docs/reference/istio-to-envoy.md §4):
 
 - HTTP/1.1 carries one request per connection, so ``max_connections`` bounds what is in flight and a
   request that finds no free connection waits in the pending queue (``max_pending_requests``).

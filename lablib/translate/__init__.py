@@ -3,7 +3,7 @@
 Where to look: ``cluster.py`` builds clusters from Services + DestinationRules, ``traffic_policy.py`` maps
 one policy block to cluster fields, ``route.py`` turns VirtualServices into routes, ``defaults.py`` holds
 Envoy's and Istio's defaults with their sources, ``names.py`` Istio's names, ``mesh_config.py`` ties them
-together in ``translate()``. Facts: /work/shared/reference/istio-to-envoy.md (cited as "ref §N").
+together in ``translate()``. Facts: docs/reference/istio-to-envoy.md (cited as "ref §N").
 
 >>> from lablib.translate import Endpoint, translate
 >>> labels = {"app": "service-go", "version": "v1"}

@@ -1,7 +1,7 @@
 """Envoy's stock limits and Istio's overrides, as separate named constants.
 
 Every constant names the document it comes from and, for Istio's overrides, why Istio overrides Envoy.
-Sources are in /work/shared/reference/istio-to-envoy.md (the section is given as "ref §N"); ``CTP`` is Istio's
+Sources are in docs/reference/istio-to-envoy.md (the section is given as "ref §N"); ``CTP`` is Istio's
 ``pilot/pkg/networking/core/cluster_traffic_policy.go`` and ``CB`` its ``cluster_builder.go``.
 
 Functions that return a block (:func:`circuit_breaker_thresholds`, :func:`retry_policy`) return a fresh copy

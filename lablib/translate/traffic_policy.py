@@ -3,7 +3,7 @@
 
 Each ``apply_*`` changes the cluster passed in from one policy block and returns early when the block is
 ``None``. Comments give ``Istio field -> Envoy field`` and the reference section
-(/work/shared/reference/istio-to-envoy.md, "ref §N"). Policies are the DR's own camelCase dicts; clusters are
+(docs/reference/istio-to-envoy.md, "ref §N"). Policies are the DR's own camelCase dicts; clusters are
 Envoy v3 proto3-JSON dicts with snake_case names.
 
 :func:`check_traffic_policy` validates a block once, up front, so the ``apply_*`` functions may trust types.

@@ -13,9 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # mesh_helpers (tests run with --import-mode=importlib)
 
-from mesh_helpers import lab_processes
-
 from lablib.backends.mesh import MeshBackend
+from tests.support import processes_under
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def lab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "lablib-home"
     monkeypatch.setenv("LABLIB_HOME", str(home))
     yield home
-    leftovers = lab_processes(home)
+    leftovers = processes_under(home)
     for p in leftovers:  # never leave a process behind, even when the test failed
         with contextlib.suppress(psutil.NoSuchProcess):
             p.kill()

@@ -1,30 +1,12 @@
-"""Helpers for the embedded mesh tests: manifests as text, and finding a lab's processes."""
+"""Helpers for the embedded mesh tests: manifests as text."""
 
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
-
-import psutil
 
 SERVICE = "outbound|80||service-go.default.svc.cluster.local"
 SUBSET_V1 = "outbound|80|v1|service-go.default.svc.cluster.local"
 SUBSET_V2 = "outbound|80|v2|service-go.default.svc.cluster.local"
-
-
-def lab_processes(home: Path) -> list[psutil.Process]:
-    """Every live process whose command line or working directory is under ``home`` (Envoys run on config
-    files there, service-go processes run in its logs dir)."""
-    found = []
-    for p in psutil.process_iter(["cmdline", "status", "cwd"]):
-        try:
-            if p.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            if str(home) in " ".join(p.info["cmdline"] or []) or str(home) in (p.info["cwd"] or ""):
-                found.append(p)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
 
 
 def service_go_yaml(*, replicas: int = 1, versions: tuple[str, ...] = ("v1", "v2")) -> str:

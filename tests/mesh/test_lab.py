@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from mesh_helpers import SERVICE, lab_processes
+from mesh_helpers import SERVICE
 
 from lablib import LabError
 from lablib.backends.mesh import MeshBackend
 from lablib.lab import Lab, choose_backend
+from tests.support import processes_under
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,7 +52,7 @@ def test_the_issue_snippet_runs_on_the_embedded_mesh(lab_home, monkeypatch):
             lab.explain(object())
     finally:
         lab.cleanup()
-    assert not lab_processes(lab_home)
+    assert not processes_under(lab_home)
 
 
 @pytest.mark.envoy
@@ -65,7 +66,7 @@ def test_a_second_lab_in_the_same_kernel_attaches(lab_home):
         assert all(r.alive() for r in first.backend.processes())
     finally:
         first.close()  # the owner's close stops it
-    assert not lab_processes(lab_home)
+    assert not processes_under(lab_home)
 
 
 def test_backend_choice(monkeypatch):
@@ -89,4 +90,4 @@ def test_stats_of_an_unknown_cluster_name_the_known_ones(lab_home):
         lab.apply(REPO / "manifests/service/go/service-go.yaml")
         with pytest.raises(LabError, match=r"no Envoy cluster 'outbound\|80\|\|service-go'.*has: outbound"):
             lab.stats("outbound|80||service-go")
-    assert not lab_processes(lab_home)
+    assert not processes_under(lab_home)

@@ -21,13 +21,13 @@ from mesh_helpers import (
     SUBSET_V1,
     VS_50_50,
     destination_rule_yaml,
-    lab_processes,
     service_go_yaml,
 )
 
 from lablib import EnvoyError, LabNotRunning
 from lablib.backends.base import Backend
 from lablib.backends.mesh import MeshBackend
+from tests.support import processes_under
 
 pytestmark = pytest.mark.envoy
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def test_apply_delete_apply_cleanup_leaves_nothing(make_mesh, write, lab_home):
     mesh.cleanup()  # idempotent
     assert not any(r.alive() for r in all_procs)
     assert not any(port_open(p) for p in ports)
-    assert not lab_processes(lab_home)
+    assert not processes_under(lab_home)
     assert not (lab_home / "default").exists()
     assert list(lab_home.iterdir()) == []
     with pytest.raises(LabNotRunning):
@@ -242,7 +242,7 @@ def test_cli_lab_persists_and_a_notebook_lab_attaches_to_it(lab_home, write):
     finally:
         out = _cli(lab_home, "cleanup")
     assert out.returncode == 0, out.stderr
-    assert not lab_processes(lab_home)
+    assert not processes_under(lab_home)
     assert _cli(lab_home, "cleanup").returncode == 0
     with pytest.raises(LabNotRunning):
         MeshBackend(home=lab_home, attach_only=True)

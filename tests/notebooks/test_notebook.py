@@ -14,6 +14,8 @@ import sys
 import nbformat
 import pytest
 
+from tests.support import notebook_checks
+
 from .conftest import MARKER_VAR, NOTEBOOK, REPO
 
 SMALL = {"concurrency": [5, 40], "calls_per_thread": 10, "repeats": 1, "workers": 2, "backend": "embedded"}
@@ -62,16 +64,6 @@ def test_notebook_shape_title_steps_parameters_cleanup_last():
             assert "assert " not in c.source, "use lablib.viz.checks, not bare asserts"
 
 
-def _check_outputs(nb) -> list[tuple[bool, str]]:
-    found = []
-    for c in nb.cells:
-        for out in c.get("outputs", []):
-            html = (out.get("data") or {}).get("text/html", "")
-            if "lablib-check" in html:
-                found.append(("data-ok='true'" in html, html))
-    return found
-
-
 @pytest.mark.envoy
 def test_notebook_executes_end_to_end_and_leaves_nothing_running(lab_env, tmp_path):
     out = tmp_path / "executed.ipynb"
@@ -92,7 +84,7 @@ def test_notebook_executes_end_to_end_and_leaves_nothing_running(lab_env, tmp_pa
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors
-    checks = _check_outputs(nb)
+    checks = notebook_checks(nb)
     # pods up, route, breaker applied, trips, 503s explained, cleaned up
     assert len(checks) >= 6, f"expected every check cell to render, got {len(checks)}"
     failed = [html for ok, html in checks if not ok]

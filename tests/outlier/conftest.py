@@ -14,23 +14,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support import processes_under
+
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_GO = REPO / "manifests" / "service" / "go" / "service-go.yaml"
 ROUTE = REPO / "manifests" / "istio" / "route" / "virtual-service-go.yaml"
-
-
-def processes_under(home: Path) -> list[psutil.Process]:
-    """Live processes started for the lab in ``home`` (Envoys run on config files there, apps in its logs)."""
-    found = []
-    for p in psutil.process_iter(["cmdline", "status", "cwd"]):
-        try:
-            if p.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            if str(home) in " ".join(p.info["cmdline"] or []) or str(home) in (p.info["cwd"] or ""):
-                found.append(p)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from .conftest import processes_under
+from tests.support import notebook_checks, processes_under
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE.parents[1] / "labs" / "02-outlier-detection.ipynb"
@@ -53,16 +53,6 @@ def test_notebook_shape_title_steps_parameters_cleanup_last():
         assert "assert " not in c.source, "use lablib.outlier.checks, not bare asserts"
 
 
-def _checks(nb: nbformat.NotebookNode) -> list[tuple[bool, str]]:
-    found = []
-    for c in nb.cells:
-        for out in c.get("outputs", []):
-            html = (out.get("data") or {}).get("text/html", "")
-            if "lablib-check" in html:
-                found.append(("data-ok='true'" in html, html))
-    return found
-
-
 @pytest.mark.envoy
 def test_notebook_executes_end_to_end_and_leaves_nothing_running(tmp_path):
     home = Path(tempfile.mkdtemp(prefix="lablib-lab02-"))
@@ -77,7 +67,7 @@ def test_notebook_executes_end_to_end_and_leaves_nothing_running(tmp_path):
         nb = nbformat.read(out, as_version=4)
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, errors
-        checks = _checks(nb)
+        checks = notebook_checks(nb)
         assert len(checks) >= 14, f"expected every check cell to render, got {len(checks)}"
         failed = [html for ok, html in checks if not ok]
         assert not failed, failed

@@ -1,0 +1,38 @@
+"""Helpers shared by several test areas (importable as ``tests.support``; pytest puts the repo on sys.path).
+
+They look at the machine independently of lablib's own bookkeeping, so a test of cleanup is not checked by
+the code it tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import psutil
+
+
+def processes_under(home: Path) -> list[psutil.Process]:
+    """Every live process whose command line or working directory is under ``home`` (a lab's ``LABLIB_HOME``:
+    Envoys run on config files there, service-go processes run in its logs dir)."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "status", "cwd"]):
+        try:
+            if p.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if str(home) in " ".join(p.info["cmdline"] or []) or str(home) in (p.info["cwd"] or ""):
+                found.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def notebook_checks(nb: nbformat.NotebookNode) -> list[tuple[bool, str]]:
+    """The check cells' verdicts in an executed notebook: (ok, html) for each rendered ``lablib-check``."""
+    found = []
+    for c in nb.cells:
+        for out in c.get("outputs", []):
+            html = (out.get("data") or {}).get("text/html", "")
+            if "lablib-check" in html:
+                found.append(("data-ok='true'" in html, html))
+    return found

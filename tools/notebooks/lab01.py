@@ -42,7 +42,8 @@ backend = "embedded"  # "embedded": real Envoys on 127.0.0.1; "kind": a kind clu
 concurrency = [10, 20, 30, 40, 60]  # fortio -c values for Step 4
 calls_per_thread = 10  # fortio -n = 10 × c, as in the book
 repeats = 3  # runs per concurrency
-workers = 2  # Envoy worker threads in the fortio sidecar (--concurrency)""",
+workers = 2  # Envoy worker threads in the fortio sidecar (--concurrency)
+persist = False  # True: the lab outlives this kernel and a restarted kernel re-attaches (until cleanup)""",
         ["parameters"],
     ),
     (
@@ -62,12 +63,17 @@ CLUSTER = "outbound|80||service-go.default.svc.cluster.local"  # the Envoy clust
 The book starts a `fortio` pod (`kubectl apply -f kubernetes/fortio.yaml`); `service-go` (a Service and two
 Deployments, `version: v1` and `version: v2`) was deployed in an earlier chapter, so we apply it too. In the
 embedded lab each pod is a process behind its own Envoy sidecar; fortio's sidecar is the client proxy whose
-circuit breakers we will watch.""",
+circuit breakers we will watch.
+
+The embedded lab belongs to this kernel: it stops when the kernel stops, and the next `Lab()` removes anything
+a crashed kernel left behind. Like a kind cluster, it can also outlive the kernel (`persist = True` above):
+then a restarted kernel re-attaches to the running lab, and the cleanup cell (or `python -m lablib cleanup`
+in a terminal) stops it. Either way a terminal's `python -m lablib stats` acts on this same lab.""",
     ),
     (
         "code",
         """\
-lab = Lab(backend=backend, workers=workers)
+lab = Lab(backend=backend, workers=workers, persist=persist)
 lab.apply(M / "service/go/service-go.yaml", progress=viz.progress_bar("service-go"))
 lab.apply(M / "kubernetes/fortio.yaml", progress=viz.progress_bar("fortio"))""",
     ),

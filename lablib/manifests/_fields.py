@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,14 +88,15 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-class Type:
+class Type(ABC):
     """A field type. ``check`` reports every problem of ``value`` at ``path``."""
 
     #: What the type is called in messages ("an integer").
     what = "a value"
 
+    @abstractmethod
     def check(self, value: Any, path: str, c: Checker) -> None:
-        raise NotImplementedError
+        """Report every problem of ``value`` (found at ``path``) to ``c``."""
 
     def mismatch(self, value: Any, path: str, c: Checker, fix: str = "") -> None:
         c.error(path, f"expected {self.what}, got {describe(value)}", fix or f"write {self.what} here")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -165,10 +166,12 @@ def jupyterlab() -> Iterator[dict[str, object]]:
 
 CELLS = ".jp-NotebookPanel .jp-Notebook .jp-Cell"
 IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
-# JupyterLab renders a cell's error (a traceback) with the stderr mime type; plain stderr has no traceback.
+# JupyterLab renders a cell's error (a traceback) with the stderr mime type, like plain stderr (fortio's
+# summary, which says "Error cases :"); a traceback or an "XxxError: " line tells them apart.
+TRACEBACK = r"Traceback|^\w*Error: "
 ERROR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 FAILED_CELL = (
-    f"[...document.querySelectorAll({ERROR!r})].some(e => /Traceback|\\w+Error\\b/.test(e.innerText))"
+    f"[...document.querySelectorAll({ERROR!r})].some(e => /{TRACEBACK}/m.test(e.innerText))"
 )
 POINTS = ".lablib-explorer .js-plotly-plot .scatterlayer .trace .points path.point"
 
@@ -226,7 +229,7 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
                 f"document.querySelector('.lablib-explorer') || {FAILED_CELL}",
                 timeout=180_000,
             )
-            failures = [t for t in page.locator(ERROR).all_inner_texts() if "Traceback" in t or "Error" in t]
+            failures = [t for t in page.locator(ERROR).all_inner_texts() if re.search(TRACEBACK, t, re.M)]
             assert not failures, "a cell failed:\n" + "\n".join(failures)[-3000:]
             expect(page.locator(IDLE)).to_have_count(1, timeout=60_000)
             checks = page.locator(".lablib-check")

@@ -6,7 +6,7 @@ Taught in ``labs/01-circuit-breaking.ipynb``.
 """
 
 from lablib.viz import checks
-from lablib.viz.book import BOOK_LABEL, BOOK_RULE, BOOK_RUNS, MANIFESTS, book_points
+from lablib.viz.book import BOOK_LABEL, BOOK_RUNS, MANIFESTS, book_points
 from lablib.viz.checks import Check
 from lablib.viz.explain import why_more_than_limit, why_per_cluster, why_queueing, why_sockets, why_varies
 from lablib.viz.knobs import SEED_KNOBS, BreakerKnobs, destination_rule, write_destination_rule
@@ -34,7 +34,6 @@ from lablib.viz.widgets import BreakerExplorer
 
 __all__ = [
     "BOOK_LABEL",
-    "BOOK_RULE",
     "BOOK_RUNS",
     "HTML",
     "MANIFESTS",

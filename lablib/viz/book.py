@@ -12,41 +12,12 @@ from pathlib import Path
 
 from lablib.viz.runs import RunPoint
 
-__all__ = ["BOOK_LABEL", "BOOK_RULE", "BOOK_RUNS", "MANIFESTS", "book_points"]
+__all__ = ["BOOK_LABEL", "BOOK_RUNS", "MANIFESTS", "book_points"]
 
 #: The book's manifests in this repository's layout (kubernetes/, service/go/, istio/route/, istio/resilience/).
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 
 BOOK_LABEL = "book (Istio 1.0.3)"
-
-#: The DestinationRule exactly as the book prints it (no http1MaxPendingRequests).
-BOOK_RULE = """\
-apiVersion: networking.istio.io/v1alpha3
-kind: DestinationRule
-metadata:
-  name: service-go
-spec:
-  host: service-go
-  trafficPolicy:
-    connectionPool:
-      tcp:
-        maxConnections: 10
-      http:
-        http2MaxRequests: 10
-        maxRequestsPerConnection: 10
-    outlierDetection:
-      consecutiveErrors: 3
-      interval: 3s
-      baseEjectionTime: 3m
-      maxEjectionPercent: 100
-  subsets:
-  - name: v1
-    labels:
-      version: v1
-  - name: v2
-    labels:
-      version: v2
-"""
 
 #: ``fortio load -c C -qps 0 -n 10*C -loglevel Error http://service-go/env`` output, by concurrency.
 BOOK_RUNS: dict[int, str] = {

@@ -14,6 +14,8 @@
     └── FortioError               the load generator failed
         └── FortioUsageError      bad flags or URL (like fortio's own usage errors)
 
+    LabWarning (a UserWarning)    a manifest problem that does not stop the lab; shown, never raised
+
 Errors print as one line a student can act on; ManifestError prints as
 ``file:line:col: Kind/name: spec.path: problem (fix)`` like a compiler.
 """
@@ -29,6 +31,7 @@ __all__ = [
     "FortioUsageError",
     "LabError",
     "LabNotRunning",
+    "LabWarning",
     "ManifestError",
     "SchemaError",
     "UnknownKindError",
@@ -39,6 +42,12 @@ __all__ = [
 
 class LabError(Exception):
     """Base of every error the lab raises on purpose."""
+
+
+class LabWarning(UserWarning):
+    """A problem that does not stop the lab (``http2MaxRequests: 0`` means unlimited), like the API server's
+    ``Warning:`` headers. Issued with ``warnings.warn_explicit`` at the manifest's FILE:LINE, so a notebook
+    shows it under the cell and the CLI prints it as ``Warning: FILE:LINE: …`` (see lablib.manifests)."""
 
 
 class ManifestError(LabError):

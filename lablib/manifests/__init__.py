@@ -6,10 +6,14 @@
 ...     print(problem)  # FILE:LINE: warning: DestinationRule/service-go: spec….consecutiveErrors: …; use …
 
 Every problem names the file, the line and the fix. ``python -m lablib validate FILE…`` prints them.
+``load_file`` raises ``ValidationFailed`` on any error and issues each warning as a ``LabWarning`` (at the
+manifest's FILE:LINE), which a notebook shows and ``python -m lablib apply`` prints as ``Warning: …``.
+Input is bounded like the API server's (size, depth, aliases, object counts: ``_limits``).
 """
 
 import contextlib as _contextlib
 
+from lablib._exceptions import LabWarning
 from lablib.manifests._checks import fqdn
 from lablib.manifests._load import load_file, load_files, parse_manifests, read_file, validate_files
 from lablib.manifests._problem import Problem
@@ -17,6 +21,7 @@ from lablib.manifests.objects import SUPPORTED_KINDS, Manifest, PodTemplate, Sou
 
 __all__ = [
     "SUPPORTED_KINDS",
+    "LabWarning",
     "Manifest",
     "PodTemplate",
     "Problem",

@@ -12,8 +12,9 @@ import fnmatch
 from collections.abc import Iterator
 from typing import Any
 
+from lablib.manifests._limits import EMBEDDED_POD, MAX_PODS
 from lablib.manifests._problem import Problem, Severity
-from lablib.manifests.objects import SUPPORTED_KINDS, Manifest, PodTemplate, pods_of
+from lablib.manifests.objects import SUPPORTED_KINDS, Manifest, PodTemplate, pods_of, replica_count
 
 __all__ = ["check_objects", "fqdn"]
 
@@ -89,7 +90,9 @@ def check_objects(new: list[Manifest], context: list[Manifest]) -> list[Problem]
     objects = list(state.values())
     drs = [m for m in objects if m.kind == "DestinationRule" and _dr_host(m)]
     services = [m for m in objects if m.kind == "Service"]
-    pods = pods_of(objects)
+    too_many = _too_many_pods(objects, fresh)
+    problems += too_many
+    pods = [] if too_many else pods_of(objects)  # counted first: never build 10^5 pods to compare labels
 
     for key, old in previous.items():
         problems += _replaced(state[key], old, id(old) in fresh)
@@ -99,6 +102,27 @@ def check_objects(new: list[Manifest], context: list[Manifest]) -> list[Problem]
         problems += _subsets_select_pods(dr, services, pods)
     problems += _unknown_hosts(objects, services, fresh)
     return problems
+
+
+def _too_many_pods(objects: list[Manifest], fresh: set[int]) -> list[Problem]:
+    """The lab's pods (applied + new) past MAX_PODS: an error on the new object that crosses the cap."""
+    total = 0
+    for m in objects:
+        count = 1 if m.kind == "Pod" else replica_count(m) if m.kind == "Deployment" else 0
+        total += count
+        if total > MAX_PODS and count and id(m) in fresh:
+            before = total - count
+            return [
+                _problem(
+                    m,
+                    "error",
+                    "spec.replicas" if m.kind == "Deployment" else "metadata.name",
+                    f"this would make {total} pods in the lab ({before} before this {m.kind}), more than the "
+                    f"{MAX_PODS} it allows: {EMBEDDED_POD}",
+                    "lower spec.replicas, or delete pods you no longer need (python -m lablib delete -f F)",
+                )
+            ]
+    return []
 
 
 def _replaced(m: Manifest, old: Manifest, same_batch: bool) -> list[Problem]:
@@ -190,24 +214,34 @@ def _subset_references(objects: list[Manifest], drs: list[Manifest], fresh: set[
 
 def _two_rules_for_one_host(drs: list[Manifest], fresh: set[int]) -> list[Problem]:
     problems: list[Problem] = []
+    # Rules grouped by (namespace, host): a 1 MiB file holds ~2,000 rules, and comparing every pair (or
+    # worse, looking each one up in the list) took minutes. Wildcard hosts are compared with every group.
+    position = {id(m): i for i, m in enumerate(drs)}
+    groups: dict[tuple[str, str], list[Manifest]] = {}
+    for dr in drs:
+        groups.setdefault((dr.namespace, _dr_host(dr) or ""), []).append(dr)
+    wildcards = [key for key in groups if "*" in key[1]]
     for i, dr in enumerate(drs):
-        for other in drs[:i] + drs[i + 1 :]:
-            if id(dr) not in fresh or (id(other) in fresh and drs.index(other) > i):
+        if id(dr) not in fresh:
+            continue
+        key = (dr.namespace, _dr_host(dr) or "")
+        keys = [key] + [k for k in (groups if "*" in key[1] else wildcards) if k != key and k[0] == key[0]]
+        for other in (o for k in keys if _hosts_match(key[1], k[1]) for o in groups[k]):
+            if other is dr or (id(other) in fresh and position[id(other)] > i):
                 continue  # report each pair once, on the later new object
-            if dr.namespace == other.namespace and _hosts_match(_dr_host(dr) or "", _dr_host(other) or ""):
-                problems.append(
-                    _problem(
-                        dr,
-                        "warning",
-                        "spec.host",
-                        f"DestinationRule/{other.name} ({_where(other)}) also configures host "
-                        f"{dr.spec['host']}; Istio merges rules for one host only partly (the oldest rule's "
-                        "trafficPolicy wins, later subsets are added) and this lab uses only the rule "
-                        "applied first, so this rule's circuit breaker may not apply",
-                        f"keep one DestinationRule per host: name this one {other.name} so that applying it "
-                        f"replaces the other, or delete DestinationRule/{other.name} first",
-                    )
+            problems.append(
+                _problem(
+                    dr,
+                    "warning",
+                    "spec.host",
+                    f"DestinationRule/{other.name} ({_where(other)}) also configures host "
+                    f"{dr.spec['host']}; Istio merges rules for one host only partly (the oldest rule's "
+                    "trafficPolicy wins, later subsets are added) and this lab uses only the rule "
+                    "applied first, so this rule's circuit breaker may not apply",
+                    f"keep one DestinationRule per host: name this one {other.name} so that applying it "
+                    f"replaces the other, or delete DestinationRule/{other.name} first",
                 )
+            )
     return problems
 
 

@@ -19,16 +19,18 @@ usage: python -m lablib validate FILE|DIR…
 Check Kubernetes/Istio manifests (Pod, Deployment, Service, VirtualService, DestinationRule) together, as the
 lab would apply them: YAML syntax (full-width punctuation included), fields, types, durations and ranges, then
 across files (routes to undefined subsets, subsets that select no pod, two rules for one host).
-A directory means every *.yaml / *.yml file under it (kind cluster configs skipped).
+A directory means every *.yaml / *.yml file under it (kind cluster configs and CRDs skipped).
 Prints FILE:LINE: problem; fix.
 Exit status: 0 no error (warnings allowed), 1 errors found, 2 usage error."""
 
 
-_KIND_CONFIG = re.compile(r"^apiVersion:\s*kind\.x-k8s\.io/", re.MULTILINE)
+# Cluster set-up files, not objects the lab applies: kind cluster configs (``kind create cluster --config``)
+# and CustomResourceDefinitions (manifests/kind/istio-crds.yaml, installed by the cluster tooling).
+_KIND_CONFIG = re.compile(r"^apiVersion:\s*(?:kind\.x-k8s\.io|apiextensions\.k8s\.io)/", re.MULTILINE)
 
 
 def _is_kind_config(path: Path) -> bool:
-    """A kind cluster config (``kind create cluster --config``), not an object the lab applies."""
+    """A cluster set-up file (kind config, CRDs), not an object the lab applies."""
     try:
         return bool(_KIND_CONFIG.search(path.read_text(encoding="utf-8", errors="replace")))
     except OSError:

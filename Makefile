@@ -8,7 +8,7 @@ LAB_PORT ?= 8888
 # Jupyter refuses to run as root (containers, CI) unless told; a normal user never needs the flag.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint bench clean
+.PHONY: lab test lint bench clean system-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ lab: $(BIN)/.installed
 	LABLIB_BACKEND=$(LABLIB_BACKEND) $(BIN)/jupyter lab --notebook-dir=labs \
 	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) $(ROOT_FLAG) $(LAB_ARGS)
 
-test: $(BIN)/.installed
+# The system packages the tests need (chromium, hey, a real etcd + kube-apiserver): installed when apt and root
+# or sudo are there, otherwise it stops at once with the exact command to run.
+system-deps:
+	tools/system-deps.sh
+
+test: system-deps $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

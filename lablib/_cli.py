@@ -90,18 +90,21 @@ def fortio_main(argv: Sequence[str]) -> int:
     """``fortio load [flags] URL``: run the load generator in the fortio pod, print fortio's summary."""
     argv = list(argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m lablib fortio load [-c N] [-qps Q] [-n N | -t DUR] [--lab NAME] URL")
+        print("usage: python -m lablib fortio [--pod POD] load [-c N] [-qps Q] [-n N | -t DUR] [--lab NAME] "
+              "URL\n  --pod POD  run from that client pod (e.g. fortio-2), like kubectl exec POD")
         return 0 if argv else 2
-    lab_name = None
-    if "--lab" in argv:
-        i = argv.index("--lab")
-        lab_name = argv[i + 1] if i + 1 < len(argv) else None
-        del argv[i:i + 2]
+    lab_name = pod = None
+    for flag in ("--lab", "--pod"):  # ours, not fortio's: taken out before fortio parses the rest
+        if flag in argv:
+            i = argv.index(flag)
+            value = argv[i + 1] if i + 1 < len(argv) else None
+            del argv[i:i + 2]
+            lab_name, pod = (value, pod) if flag == "--lab" else (lab_name, value)
     args = argparse.Namespace(lab=lab_name, backend=None)
 
     def body() -> int:
         lab = _open(args, start=False)
-        lab.fortio(argv)  # fortio prints its own summary (and -json - writes JSON to stdout)
+        lab.fortio(argv, pod=pod)  # type: ignore[attr-defined]  # fortio prints its own summary
         return 0
 
     return _run(body)
@@ -116,11 +119,13 @@ def stats_main(argv: Sequence[str]) -> int:
                    "default.svc.cluster.local (default: every outbound cluster)")
     p.add_argument("--grep", default=None, help="only stats whose name contains this `text` (e.g. overflow)")
     p.add_argument("--json", action="store_true", help="print JSON instead of Envoy's text format")
+    p.add_argument("--pod", default=None, help="read this `pod`'s sidecar (e.g. service-go-v1-0: its inbound "
+                   "clusters) instead of the fortio pod's")
     args = p.parse_args(list(argv))
 
     def body() -> int:
         lab = _open(args, start=False)
-        got = lab.stats(args.cluster)  # type: ignore[attr-defined]
+        got = lab.stats(args.cluster, **({"pod": args.pod} if args.pod else {}))  # type: ignore[attr-defined]
         clusters = {args.cluster: got} if args.cluster else got
         flat = {c: {k: v for k, v in s.values.items() if not args.grep or args.grep in k}
                 for c, s in clusters.items()}
@@ -136,15 +141,18 @@ def stats_main(argv: Sequence[str]) -> int:
 
 
 def proxy_config_main(argv: Sequence[str]) -> int:
-    """``proxy-config cluster|route|listener``: the client sidecar's live config as YAML."""
+    """``proxy-config cluster|route|listener|secret``: the client sidecar's live config as YAML."""
     p = _parser("proxy-config", "the client sidecar's config, like istioctl proxy-config … -o yaml")
     p.add_argument("what", nargs="?", default="cluster", choices=["cluster", "clusters", "route", "routes",
-                                                                  "listener", "listeners"])
+                                                                  "listener", "listeners", "secret",
+                                                                  "secrets"])
+    p.add_argument("--pod", default=None, help="show this `pod`'s sidecar (e.g. service-go-v1-0) instead of "
+                   "the fortio pod's, like istioctl proxy-config cluster POD")
     args = p.parse_args(list(argv))
 
     def body() -> int:
         lab = _open(args, start=False)
-        print(lab.proxy_config(args.what))  # type: ignore[attr-defined]
+        print(lab.proxy_config(args.what, **({"pod": args.pod} if args.pod else {})))  # type: ignore[attr-defined]
         return 0
 
     return _run(body)
@@ -156,10 +164,16 @@ def cleanup_main(argv: Sequence[str]) -> int:
     args = p.parse_args(list(argv))
 
     def body() -> int:
+        from lablib.backends.mesh._state import StateCorrupt, StateDir
+
         try:
             lab = _open(args, start=False)
         except LabNotRunning:
             print("no lab running; nothing to clean up")
+            return 0
+        except StateCorrupt:  # the one verb that must work on a damaged lab: stop it by its files
+            StateDir(args.lab or "default").reap()
+            print("lab cleaned up (its state file was damaged)")
             return 0
         lab.cleanup()  # type: ignore[attr-defined]
         print("lab cleaned up")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from lablib._types import JSONDict
 
-__all__ = ["CLUSTER_TYPE", "LISTENER_TYPE", "ROUTE_TYPE", "bootstrap", "discovery_response", "file_source",
+__all__ = ["ADMIN_SOCKET_MODE", "CLUSTER_TYPE", "LISTENER_TYPE", "ROUTE_TYPE", "admin_address", "bootstrap",
+           "discovery_response", "file_source",
            "http_listener", "write_atomic"]
 
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
@@ -31,13 +32,26 @@ def file_source(path: str | os.PathLike[str]) -> JSONDict:
     return {"resource_api_version": "V3", "path_config_source": {"path": str(path)}}
 
 
+#: The admin socket's permissions: owner read/write only (Envoy chmods the socket after binding it).
+ADMIN_SOCKET_MODE = 0o600
+
+
+def admin_address(socket_path: str | os.PathLike[str] | None) -> JSONDict:
+    """Envoy's admin address: a Unix socket only the owner may connect to, or (without one) 127.0.0.1 on an
+    ephemeral port, which every local user can reach."""
+    if socket_path is None:
+        return {"socket_address": {"address": "127.0.0.1", "port_value": 0}}
+    return {"pipe": {"path": str(socket_path), "mode": ADMIN_SOCKET_MODE}}
+
+
 def bootstrap(node_id: str, *, cds_path: str | os.PathLike[str], lds_path: str | os.PathLike[str],
-              cluster: str = "lablib") -> JSONDict:
-    """A sidecar bootstrap: node identity, CDS and LDS from files; admin comes from the command line flags."""
+              cluster: str = "lablib", admin_socket: str | os.PathLike[str] | None = None) -> JSONDict:
+    """A sidecar bootstrap: node identity, CDS and LDS from files, admin on ``admin_socket`` (a path relative
+    to Envoy's working directory fits ``sun_path`` whatever the lab's depth)."""
     return {
         "node": {"id": node_id, "cluster": cluster},
         "dynamic_resources": {"cds_config": file_source(cds_path), "lds_config": file_source(lds_path)},
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+        "admin": {"address": admin_address(admin_socket)},
         # Istio's proxies run with overload protection off and no runtime layers; keep Envoy's defaults here.
         "layered_runtime": {"layers": [{"name": "static", "static_layer": {}}]},
     }

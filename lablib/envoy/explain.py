@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from lablib.backends.base import ClusterStats
 from lablib.envoy.access_log import ResponseRecord
+from lablib.envoy.upstream import ClusterStats
 
 __all__ = ["OVERFLOW_COUNTERS", "RunExplanation", "cause_of", "counter_deltas", "explain_run"]
 

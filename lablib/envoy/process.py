@@ -1,8 +1,8 @@
 """Launching one Envoy: find the binary, start it in its own process group, wait for ``/ready``.
 
-Every Envoy runs with ``--disable-hot-restart`` (several share the machine), admin on ``127.0.0.1`` port 0
-with ``--admin-address-path`` to learn the port, ``--log-level warn`` and its output in a log file, so a
-rejected config surfaces as ``EnvoyError`` carrying Envoy's own words.
+Every Envoy runs with ``--disable-hot-restart`` (several share the machine), ``--admin-address-path`` to learn
+where its admin listens (the bootstrap's Unix socket, or a TCP port), ``--log-level warn`` and its output in a
+log file, so a rejected config surfaces as ``EnvoyError`` carrying Envoy's own words.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from lablib._exceptions import BackendUnavailable, EnvoyError
 from lablib.envoy.admin import AdminClient
 
-__all__ = ["EnvoyLaunch", "find_envoy", "log_tail", "start_envoy", "wait_ready"]
+__all__ = ["EnvoyLaunch", "admin_socket_name", "find_envoy", "log_tail", "start_envoy", "wait_ready"]
 
 #: How often Envoy flushes its access log file; Envoy's default (10 s) would hide a run's log from the reader.
 FILE_FLUSH_INTERVAL_MS = 100
@@ -47,6 +47,11 @@ def log_tail(path: str | os.PathLike[str], lines: int = 30) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def admin_socket_name(name: str) -> str:
+    """The admin socket of Envoy ``name``, relative to its working directory (``start_envoy``'s workdir)."""
+    return f"{name}.admin.sock"
 
 
 @dataclass
@@ -82,32 +87,42 @@ def start_envoy(config_path: str | os.PathLike[str], *, workdir: str | os.PathLi
     return EnvoyLaunch(popen=popen, admin_path=admin_path, log_path=log_path)
 
 
-def wait_ready(launch: EnvoyLaunch, *, timeout: float = 20.0) -> int:
-    """Wait until the Envoy answers ``/ready`` with LIVE; return its admin port. Raises ``EnvoyError``."""
+def wait_ready(launch: EnvoyLaunch, *, timeout: float = 20.0, name: str = "") -> AdminClient:
+    """Wait until the Envoy answers ``/ready`` with LIVE; return a client for its admin (``name`` says whose
+    Envoy it is in that client's errors). Raises ``EnvoyError``."""
     deadline = time.monotonic() + timeout
-    port = 0
+    admin: AdminClient | None = None
     while time.monotonic() < deadline:
         code = launch.popen.poll()
         if code is not None:
             raise EnvoyError(f"envoy {launch.admin_path.stem} exited with status {code} while starting",
                              envoy_output=log_tail(launch.log_path))
-        if not port:
-            port = _read_admin_port(launch.admin_path)
-        if port and AdminClient("127.0.0.1", port, timeout=2).ready():
-            return port
+        if admin is None:
+            admin = _admin_of(launch, name)
+        if admin is not None:
+            admin.timeout = 2
+            if admin.ready():
+                admin.timeout = 10
+                return admin
         time.sleep(0.02)
     with_kill(launch.popen)
     raise EnvoyError(f"envoy {launch.admin_path.stem} was not ready after {timeout:.0f}s",
                      envoy_output=log_tail(launch.log_path))
 
 
-def _read_admin_port(path: Path) -> int:
+def _admin_of(launch: EnvoyLaunch, name: str) -> AdminClient | None:
+    """The admin Envoy wrote to ``--admin-address-path``: ``127.0.0.1:PORT``, or a socket path (relative to
+    its working directory)."""
     try:
-        text = path.read_text().strip()
+        text = launch.admin_path.read_text().strip()
     except OSError:
-        return 0
-    _host, _, port = text.rpartition(":")
-    return int(port) if port.isdigit() else 0
+        return None
+    host, _, port = text.rpartition(":")
+    if port.isdigit() and host:
+        return AdminClient(host, int(port), name=name)
+    if not text:
+        return None
+    return AdminClient(socket_path=launch.admin_path.parent / text, name=name)
 
 
 def with_kill(popen: subprocess.Popen[bytes]) -> None:

@@ -22,15 +22,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fault-code", type=int, default=503, help="status returned by faulted calls")
     p.add_argument("--fault-fraction", type=float, default=0.0, help="fraction of calls that fail (0..1)")
     p.add_argument("--port-file", default=None, help="write the bound port to this `file` once listening")
+    p.add_argument("--control-socket", default=None,
+                   help="also listen on this Unix socket `path` (0600); then POST /fault and /stats?reset=1 "
+                        "are accepted only there, not over TCP")
     return p
 
 
 async def _main(args: argparse.Namespace) -> None:
     app = ServiceGo(args.version, service_time_ms=args.service_time_ms,
-                    fault=Fault(code=args.fault_code, fraction=args.fault_fraction))
+                    fault=Fault(code=args.fault_code, fraction=args.fault_fraction),
+                    tcp_control=args.control_socket is None)
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[int] = loop.create_future()
-    task = asyncio.ensure_future(serve(app, args.host, args.port, ready=ready))
+    task = asyncio.ensure_future(serve(app, args.host, args.port, ready=ready,
+                                       control_socket=args.control_socket))
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, task.cancel)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import json
 import math
+import os
 from dataclasses import dataclass
 
 __all__ = ["DEFAULT_SERVICE_TIME_MS", "Fault", "ServiceGo", "serve"]
@@ -60,8 +62,12 @@ class ServiceGo:
     """One service-go instance: its version, service time and fault knobs, and the request handler."""
 
     def __init__(self, version: str = "v1", *, service_time_ms: float = DEFAULT_SERVICE_TIME_MS,
-                 fault: Fault | None = None) -> None:
+                 fault: Fault | None = None, tcp_control: bool = True) -> None:
         self.version = version
+        #: Whether ``POST /fault`` and ``/stats?reset=1`` are accepted over TCP from loopback. In a container
+        #: that is the pod's own network; on a shared machine the embedded lab turns it off and uses the
+        #: owner-only control socket instead (``serve(control_socket=…)``).
+        self.tcp_control = tcp_control
         self.service_time_ms = float(service_time_ms)
         self.fault = fault or Fault()
         #: ``/env`` calls served, in flight now, and the most ever in flight at once (``GET /stats``).
@@ -70,8 +76,11 @@ class ServiceGo:
         self.max_in_flight = 0
         self._env_body = json.dumps({"message": f"go {version}"}, separators=(",", ":")).encode()
 
-    async def handle(self, method: str, path: str, body: bytes, peer: str) -> tuple[int, str, bytes]:
-        """Answer one request: (status, content type, body)."""
+    async def handle(self, method: str, path: str, body: bytes, peer: str, *, control: bool = False
+                     ) -> tuple[int, str, bytes]:
+        """Answer one request: (status, content type, body). ``control``: it came over the control socket."""
+        if not control:
+            control = self.tcp_control and _is_loopback(peer)
         path, _, query = path.partition("?")
         if path == "/env":
             if method not in ("GET", "HEAD"):
@@ -91,29 +100,30 @@ class ServiceGo:
         if path == "/status":
             return 200, _TEXT, b"ok"
         if path == "/stats":
-            return self._stats_endpoint(method, query, peer)
+            return self._stats_endpoint(method, query, control)
         if path == "/fault":
-            return self._fault_endpoint(method, body, peer)
+            return self._fault_endpoint(method, body, control)
         return 404, _TEXT, b"404 page not found"
 
-    def _stats_endpoint(self, method: str, query: str, peer: str) -> tuple[int, str, bytes]:
-        """``GET /stats``: calls served, in flight, peak in flight; ``?reset=1`` (loopback) restarts the
-        peak."""
+    def _stats_endpoint(self, method: str, query: str, control: bool) -> tuple[int, str, bytes]:
+        """``GET /stats``: calls served, in flight, peak in flight; ``?reset=1`` (control channel only)
+        restarts the peak."""
         if method != "GET":
             return 405, _TEXT, b"use GET /stats\n"
         body = json.dumps({"requests": self.requests, "in_flight": self.in_flight,
                            "max_in_flight": self.max_in_flight, "version": self.version}).encode()
-        if "reset=1" in query.split("&") and _is_loopback(peer):
+        if "reset=1" in query.split("&") and control:
             self.requests, self.max_in_flight = 0, self.in_flight
         return 200, _JSON, body
 
-    def _fault_endpoint(self, method: str, body: bytes, peer: str) -> tuple[int, str, bytes]:
+    def _fault_endpoint(self, method: str, body: bytes, control: bool) -> tuple[int, str, bytes]:
         if method == "GET":
             return 200, _JSON, json.dumps(self.fault.as_dict()).encode()
         if method not in ("POST", "PUT"):
             return 405, _TEXT, b"use GET or POST /fault\n"
-        if not _is_loopback(peer):
-            return 403, _TEXT, b"/fault is only settable from loopback\n"
+        if not control:
+            why = "loopback" if self.tcp_control else "the lab's control socket"
+            return 403, _TEXT, f"/fault is only settable from {why}\n".encode()
         try:
             data = json.loads(body or b"{}")
             fault = Fault(code=int(data.get("code", 503)), fraction=float(data.get("fraction", 1.0)))
@@ -122,10 +132,11 @@ class ServiceGo:
         self.fault = fault
         return 200, _JSON, json.dumps(fault.as_dict()).encode()
 
-    async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                               control: bool = False) -> None:
         """Serve requests on one connection until the client closes it or asks to."""
         peer_info = writer.get_extra_info("peername")
-        peer = peer_info[0] if peer_info else ""
+        peer = peer_info[0] if isinstance(peer_info, tuple) and peer_info else ""
         try:
             while True:
                 try:
@@ -143,7 +154,7 @@ class ServiceGo:
                 length = int(headers.get("content-length", "0") or 0)
                 body = await reader.readexactly(length) if length > 0 else b""
                 keep_alive = _keep_alive(version, headers.get("connection", ""))
-                status, ctype, payload = await self.handle(method, path, body, peer)
+                status, ctype, payload = await self.handle(method, path, body, peer, control=control)
                 await _write(writer, status, ctype, b"" if method == "HEAD" else payload,
                              keep_alive=keep_alive,
                              length=len(payload))
@@ -197,13 +208,29 @@ async def _write(writer: asyncio.StreamWriter, status: int, ctype: str, body: by
 
 
 async def serve(app: ServiceGo, host: str = "127.0.0.1", port: int = 0, *,
-                ready: asyncio.Future[int] | None = None) -> None:
-    """Serve ``app`` on ``host:port`` forever (port 0 asks the OS); ``ready`` gets the bound port."""
+                ready: asyncio.Future[int] | None = None, control_socket: str | None = None) -> None:
+    """Serve ``app`` on ``host:port`` forever (port 0 asks the OS); ``ready`` gets the bound port.
+
+    ``control_socket``: also serve on this Unix socket, made owner-only (0600), where ``POST /fault`` and
+    ``/stats?reset=1`` are accepted whoever the TCP peer rules allow.
+    """
+    servers = []
+    if control_socket is not None:  # first: once the TCP port answers, the control socket is there too
+        old_umask = os.umask(0o177)  # the socket is created 0600: no window where another user may connect
+        try:
+            servers.append(await asyncio.start_unix_server(
+                functools.partial(app.serve_connection, control=True), control_socket,
+                limit=_MAX_HEADER_BYTES))
+        finally:
+            os.umask(old_umask)
     server = await asyncio.start_server(app.serve_connection, host, port, limit=_MAX_HEADER_BYTES,
                                         backlog=1024,
                                         reuse_address=True)
+    servers.append(server)
     bound = server.sockets[0].getsockname()[1]
     if ready is not None and not ready.done():
         ready.set_result(bound)
-    async with server:
-        await server.serve_forever()
+    async with contextlib.AsyncExitStack() as stack:
+        for s in servers:
+            await stack.enter_async_context(s)
+        await asyncio.gather(*(s.serve_forever() for s in servers))

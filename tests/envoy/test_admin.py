@@ -6,10 +6,11 @@ import json
 
 import pytest
 
+from lablib import EnvoyError
 from lablib.backends.base import ClusterStats
-from lablib.envoy import cluster_stats, parse_access_log, parse_clusters, parse_stats
+from lablib.envoy import AdminClient, cluster_stats, parse_access_log, parse_clusters, parse_stats
 from lablib.envoy.access_log import count_by_flag
-from lablib.envoy.admin import cluster_names
+from lablib.envoy.admin import cluster_names, parse_text_readouts, split_by_cluster
 from lablib.envoy.explain import cause_of, counter_deltas, explain_run
 
 C = "outbound|80||service-go.default.svc.cluster.local"
@@ -136,3 +137,36 @@ def test_a_cluster_whose_name_prefixes_another_keeps_its_own_stats():
     assert cluster_stats(flat, "a").values == {"upstream_rq_total": 1}
     assert cluster_stats(flat, "a.b").values == {"upstream_rq_total": 7, "x": 3}
     assert cluster_names(flat, prefix="") == ["a", "a.b"]
+
+
+def test_split_by_cluster_reads_every_cluster_in_one_pass_like_cluster_stats():
+    flat = parse_stats(STATS)
+    flat.update({"cluster.a.upstream_rq_total": 1, "cluster.a.b.upstream_rq_total": 7, "cluster.a.b.x": 3,
+                 "cluster.a.circuit_breakers.default.rq_open": 1})
+    every = split_by_cluster(flat, prefix="")
+    assert list(every) == cluster_names(flat, prefix="")
+    for name, stats in every.items():
+        assert stats == cluster_stats(flat, name), name
+    assert every["a"].values == {"upstream_rq_total": 1, "circuit_breakers.default.rq_open": 1}
+    assert list(split_by_cluster(flat)) == [V1, C]  # outbound| by default
+
+
+def test_text_readouts_are_the_quoted_stats():
+    text = ('cluster_manager.cds.version_text: "7"\ncluster_manager.cds.update_success: 3\n'
+            'x.version_text: ""\n')
+    assert parse_text_readouts(text) == {"cluster_manager.cds.version_text": "7", "x.version_text": ""}
+    assert "cluster_manager.cds.version_text" not in parse_stats(text)
+
+
+def test_an_admin_that_does_not_answer_is_an_envoy_error_naming_it(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    with pytest.raises(EnvoyError, match=r"the sidecar of pod x did not answer GET /stats") as err:
+        AdminClient("127.0.0.1", port, name="the sidecar of pod x").stats()
+    assert isinstance(err.value.__cause__, ConnectionRefusedError)
+    with pytest.raises(EnvoyError, match="did not answer POST /reset_counters"):
+        AdminClient(socket_path=tmp_path / "gone.sock", name="the sidecar of pod y").reset_counters()
+    assert not AdminClient(socket_path=tmp_path / "gone.sock").ready()

@@ -80,8 +80,9 @@ def test_apply_delete_apply_cleanup_leaves_nothing(make_mesh, write, lab_home):
     assert get(mesh)[0] == 200
     all_procs = mesh.processes()
     state = mesh.dir.read()
-    ports = [*state.client_listeners.values(), state.client_admin_port,
-             *(port for p in state.pods.values() for port in (p.port, p.app_port, p.admin_port))]
+    # Admin endpoints are owner-only Unix sockets, no TCP port (tests/mesh/test_ownership.py).
+    ports = [*state.client_listeners.values(),
+             *(port for p in state.pods.values() for port in (p.port, p.app_port))]
     assert all(port_open(p) for p in ports)
     mesh.cleanup()
     mesh.cleanup()  # idempotent
@@ -146,8 +147,8 @@ def test_apply_reaches_running_envoys_without_restart(make_mesh, write):
 
 
 def test_rejected_config_raises_envoy_error_with_envoys_words(make_mesh):
-    from lablib.backends.mesh.backend import _push
-    from lablib.envoy import bootstrap as xds
+    from lablib.envoy import xds
+    from lablib.envoy.bootstrap import CLUSTER_TYPE
 
     mesh = make_mesh()
     address = {"socket_address": {"address": "not-an-ip", "port_value": 80}}
@@ -155,8 +156,9 @@ def test_rejected_config_raises_envoy_error_with_envoys_words(make_mesh):
             "load_assignment": {"cluster_name": "bad",
                                 "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}]}}]
     with pytest.raises(EnvoyError) as err:
-        _push(mesh._client_admin(), mesh.dir.config / "client-cds.json", bad, xds.CLUSTER_TYPE, 99,
-              r"^cluster_manager\.cds\.", mesh.dir.logs / "fortio-sidecar.log")
+        sidecar = xds.SidecarConfig("the fortio pod's sidecar", mesh._client_admin(),
+                                    mesh.dir.logs / "fortio-sidecar.log", [])
+        xds.push(sidecar, xds.XdsFile(CLUSTER_TYPE, mesh.dir.config / "client-cds.json", bad), "99")
     assert "not-an-ip" in str(err.value)  # Envoy's own message names the bad address
     assert err.value.envoy_output
 
@@ -315,10 +317,12 @@ def test_a_port_taken_before_envoy_binds_it_is_picked_again(make_mesh, write, mo
     real = backend._free_ports
     calls = []
 
-    def racy(n: int) -> list[int]:  # the first pick hands out a port someone else already listens on
-        calls.append(n)
-        ports = real(n)
-        return [busy, *ports[1:]] if len(calls) == 1 else ports
+    def racy():  # the first plan's first port is one someone else already listens on
+        calls.append(1)
+        ports = real()
+        if len(calls) == 1:
+            yield busy
+        yield from ports
 
     monkeypatch.setattr(backend, "_free_ports", racy)
     mesh = make_mesh()

@@ -137,3 +137,32 @@ def test_hundreds_of_concurrent_keepalive_connections_with_25ms_service_time(ser
     stats = json.loads(request(port, path="/stats")[2])
     assert stats["requests"] == connections * per_connection
     assert stats["max_in_flight"] >= connections // 2, stats
+
+
+def test_with_a_control_socket_faults_are_set_only_through_it_and_only_by_its_owner(server, tmp_path):
+    import os
+    import shutil
+    import stat
+
+    from lablib.envoy.admin import UnixHTTPConnection
+
+    sock = tmp_path / "app.sock"
+    port = server("--control-socket", str(sock))
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    status, _, body = request(port, "POST", "/fault", b'{"code": 503, "fraction": 1.0}')
+    assert status == 403 and b"control socket" in body  # loopback TCP is any local user: refused
+    assert request(port)[0] == 200
+    conn = UnixHTTPConnection(sock, timeout=5)
+    conn.request("POST", "/fault", body=b'{"code": 503, "fraction": 1.0}')
+    assert conn.getresponse().status == 200
+    conn.close()
+    assert request(port)[0] == 503
+    if os.geteuid() == 0 and shutil.which("setpriv"):
+        tmp_path.chmod(0o755)
+        tmp_path.parent.chmod(0o755)
+        connect = ("import socket, sys\ntry:\n    socket.socket(socket.AF_UNIX).connect(sys.argv[1])\n"
+                   "except PermissionError:\n    sys.exit(3)\n")
+        probe = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                sys.executable, "-c", connect, str(sock)], capture_output=True, text=True,
+                               timeout=30)
+        assert probe.returncode == 3, probe.stderr  # the connect itself was refused

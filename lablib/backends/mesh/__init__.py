@@ -14,10 +14,12 @@ Topology, as Istio builds it:
   applies it server-side); pod labels (``version: v1``) select subsets.
 
 Live configuration: every sidecar reads CDS/LDS (and the client RDS) from files (``path_config_source``);
-``apply``/``delete`` rewrite them by atomic rename, Envoy reloads them without a restart, and the push waits
-for Envoy's ``update_success`` (or raises ``EnvoyError`` with Envoy's own text on ``update_rejected``), like
-istiod. Pods come and go with their Deployments. Sidecars run ``workers`` (default 2, Istio's default) worker
-threads.
+``apply``/``delete`` rewrite them by atomic rename and Envoy reloads them without a restart, like an istiod
+push. An apply is all or nothing across every sidecar (``lablib.envoy.xds.push_all``): each push is confirmed
+against what the live Envoy runs, and if any sidecar rejects anything, every sidecar goes back to the previous
+config and ``EnvoyError`` says who rejected what at which ``FILE:LINE``. Pods come and go with their
+Deployments; a pod found dead is named by the next command and recreated by the next ``apply``. Sidecars run
+``workers`` (default 2, Istio's default) worker threads; their admin endpoints are owner-only Unix sockets.
 
 Lifetime. A lab's state (pids + start times, ports, applied objects, config dir, logs) lives in
 ``$LABLIB_HOME/<name>/`` (default ``~/.cache/lablib/default``), changed under a lock; every process runs in

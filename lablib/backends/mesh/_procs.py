@@ -62,17 +62,49 @@ _PDEATHSIG_EXEC = (
     "os.execv(sys.argv[2], sys.argv[2:])\n"
 )
 
+#: Runs as ``python -S -c _TETHER_EXEC OWNER_PID OWNER_START PROGRAM ARGS…`` for a lab started from a thread
+#: other than the main one, where PDEATHSIG would fire when that *thread* ends. It forks a watcher that stays
+#: in PROGRAM's process group and polls the owner (pid + kernel start time, so a reused pid is not mistaken
+#: for it); when the owner is gone it SIGKILLs the group, itself included. The watcher has PDEATHSIG on
+#: PROGRAM, so it ends with PROGRAM. Then the launcher becomes PROGRAM (the Popen's pid stays the group id).
+_TETHER_EXEC = (
+    "import ctypes, os, signal, sys, time\n"
+    "def start(pid):\n"
+    "    try:\n"
+    "        with open(f'/proc/{pid}/stat', 'rb') as f: return f.read().rsplit(b')', 1)[1].split()[19]\n"
+    "    except (OSError, IndexError): return None\n"
+    "owner, mark = int(sys.argv[1]), sys.argv[2].encode()\n"
+    "if start(owner) != mark: sys.exit(1)\n"
+    "program = os.getpid()\n"
+    "if os.fork() == 0:\n"
+    "    ctypes.CDLL(None).prctl(1, 9)\n"
+    "    if os.getppid() != program: os._exit(0)\n"
+    "    while start(owner) == mark: time.sleep(0.2)\n"
+    "    os.killpg(0, signal.SIGKILL)\n"
+    "    os._exit(0)\n"
+    "os.execv(sys.argv[3], sys.argv[3:])\n"
+)
+
+
+def _start_ticks(pid: int) -> str:
+    """The kernel's start time of ``pid`` (``/proc/PID/stat`` field 22, clock ticks since boot)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].split()[19].decode()
+
 
 def die_with_parent() -> list[str]:
-    """A command prefix that makes the child die with this process (Linux ``PR_SET_PDEATHSIG``), or ``[]``.
+    """A command prefix that makes the child die with this process on Linux, or ``[]`` elsewhere.
 
-    Used for labs owned by a notebook kernel: if the kernel is killed, its Envoys go too. Only from the main
-    thread (PDEATHSIG fires when the *thread* that forked exits) and only on Linux; elsewhere the next
-    ``Lab()`` reaps the orphans from the state dir.
+    Used for labs owned by a notebook kernel: if the kernel is killed, its Envoys go too. From the main
+    thread it is ``PR_SET_PDEATHSIG`` (fires when the *thread* that forked exits, and the main thread lives as
+    long as the process). From any other thread a watcher polls the owner instead (``_TETHER_EXEC``).
+    Elsewhere the next ``Lab()`` reaps the orphans from the state dir.
     """
-    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+    if not sys.platform.startswith("linux"):
         return []
-    return [sys.executable, "-S", "-c", _PDEATHSIG_EXEC, str(os.getpid())]
+    if threading.current_thread() is threading.main_thread():
+        return [sys.executable, "-S", "-c", _PDEATHSIG_EXEC, str(os.getpid())]
+    return [sys.executable, "-S", "-c", _TETHER_EXEC, str(os.getpid()), _start_ticks(os.getpid())]
 
 
 def spawn(args: Sequence[str], *, log_path: Path, cwd: Path, launcher: Sequence[str] = (),
@@ -96,15 +128,26 @@ def stop_all(records: Sequence[ProcRecord], *, grace: float = 2.0) -> None:
             time.sleep(0.02)
     for r in live:
         _signal_group(r.pid, signal.SIGKILL)
-    for r in records:  # reap our own children so no zombie is left behind
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(r.pid, os.WNOHANG)
+    # Reap our own children so no zombie is left behind: a zombie is not alive(), so wait on the pid itself
+    # until the kernel hands it back (or says it is not our child).
+    unreaped = list(records)
     deadline = time.monotonic() + grace
-    while any(r.alive() for r in live) and time.monotonic() < deadline:
+    while unreaped:
+        unreaped = [r for r in unreaped if not _reaped(r.pid)]
+        if not unreaped or time.monotonic() > deadline:
+            break
         time.sleep(0.02)
-        for r in live:
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(r.pid, os.WNOHANG)
+
+
+def _reaped(pid: int) -> bool:
+    """True once ``pid`` is no child of ours to wait for (reaped now, earlier, or never ours)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    except OSError:
+        return True
+    return done == pid
 
 
 def strays(root: Path) -> list[ProcRecord]:

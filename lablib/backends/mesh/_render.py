@@ -3,7 +3,9 @@
 The client (fortio) sidecar gets what istiod would push to it: the outbound clusters (CDS), one outbound
 listener per service port with routes by Host header from RDS (named ``"80"`` like Istio's), and a JSON access
 log. Each service pod's inbound sidecar gets its ``inbound|<port>||`` cluster (with the DestinationRule's
-connectionPool, as Istio applies it server-side) behind a listener on the pod's port.
+connectionPool, as Istio applies it server-side) behind a listener on the pod's port; with mTLS that listener
+has Istio's PERMISSIVE inbound chains (mTLS with a verified client certificate, plaintext beside it) chosen by
+the TLS inspector.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterable
 from lablib._types import JSONDict
 from lablib.envoy.access_log import file_access_log
 from lablib.envoy.bootstrap import http_listener
+from lablib.translate.tls import TLS_INSPECTOR, SecretSource, build_inbound_tls
 
 __all__ = ["client_listeners", "inbound_clusters", "inbound_listener", "route_ports"]
 
@@ -24,12 +27,20 @@ def route_ports(routes: Iterable[JSONDict]) -> list[str]:
 
 
 def client_listeners(listener_ports: dict[str, int], *, rds_path: str,
-                     access_log_path: str) -> list[JSONDict]:
-    """One outbound listener per service port: ``0.0.0.0_80`` on its local port, routes from RDS ``"80"``."""
-    return [http_listener(f"0.0.0.0_{port}", local, stat_prefix=f"outbound_0.0.0.0_{port}",
-                          route_config_name=port, rds_path=rds_path,
-                          access_log=[file_access_log(access_log_path)])
-            for port, local in sorted(listener_ports.items())]
+                     access_log_path: str, reuse_port: bool = True) -> list[JSONDict]:
+    """One outbound listener per service port: ``0.0.0.0_80`` on its local port, routes from RDS ``"80"``.
+
+    ``reuse_port=False`` sets ``enable_reuse_port: false``: one accept socket shared by the workers, as
+    Envoy before 1.20 (Istio <= 1.11) had, instead of the kernel hashing each connection to one worker.
+    """
+    listeners = [http_listener(f"0.0.0.0_{port}", local, stat_prefix=f"outbound_0.0.0.0_{port}",
+                               route_config_name=port, rds_path=rds_path,
+                               access_log=[file_access_log(access_log_path)])
+                 for port, local in sorted(listener_ports.items())]
+    if not reuse_port:
+        for listener in listeners:
+            listener["enable_reuse_port"] = False
+    return listeners
 
 
 def _inbound_name(port: int) -> str:
@@ -59,8 +70,14 @@ def inbound_clusters(translated: list[JSONDict] | None, *, container_port: int,
     return clusters
 
 
-def inbound_listener(clusters: list[JSONDict], *, port: int, container_port: int) -> JSONDict:
-    """The pod's inbound listener on ``127.0.0.1:port``: everything to its ``inbound|<container_port>||``."""
+def inbound_listener(clusters: list[JSONDict], *, port: int, container_port: int,
+                     secrets: SecretSource | None = None) -> JSONDict:
+    """The pod's inbound listener on ``127.0.0.1:port``: everything to its ``inbound|<container_port>||``.
+
+    With ``secrets`` (the pod's certificate source) the listener serves Istio's default PeerAuthentication,
+    PERMISSIVE: a sidecar client's mTLS (client certificate required and verified against the mesh root) and
+    plaintext (a DestinationRule's ``tls.mode: DISABLE``), each chain with the same HTTP filters.
+    """
     names = [c["name"] for c in clusters]
     target = _inbound_name(container_port)
     cluster = target if target in names else names[0]
@@ -68,6 +85,12 @@ def inbound_listener(clusters: list[JSONDict], *, port: int, container_port: int
         "name": f"inbound|http|{container_port}", "domains": ["*"],
         "routes": [{"name": "default", "match": {"prefix": "/"},
                     "route": {"cluster": cluster, "timeout": "0s"}}]}]}
-    return http_listener(f"virtualInbound_{container_port}", port,
-                         stat_prefix=f"inbound_0.0.0.0_{container_port}",
-                         route_config=route_config)
+    listener = http_listener(f"virtualInbound_{container_port}", port,
+                             stat_prefix=f"inbound_0.0.0.0_{container_port}",
+                             route_config=route_config)
+    if secrets is not None:
+        filters = listener["filter_chains"][0]["filters"]
+        listener["filter_chains"] = [{**chain, "filters": copy.deepcopy(filters)}
+                                     for chain in build_inbound_tls(secrets, mode="PERMISSIVE")]
+        listener["listener_filters"] = [copy.deepcopy(TLS_INSPECTOR)]
+    return listener

@@ -7,6 +7,9 @@ kernel.
     <home>/<name>/state.json    owner, options, processes (pid + start time), pods, ports, applied objects
     <home>/<name>/config/       bootstraps and xDS files the Envoys watch
     <home>/<name>/logs/         Envoy and service-go output, the client sidecar's access log
+
+A lab belongs to its owner: its directories are 0700 and its own files 0600, so another local user can
+neither read its state and logs nor reach anything (such as an admin socket) inside it.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lablib.backends.mesh._procs import ProcRecord
+from lablib._exceptions import BackendError
+from lablib.backends.mesh._procs import ProcRecord, stop_all, strays
 
-__all__ = ["LabState", "PodState", "StateDir", "lablib_home"]
+__all__ = ["LabState", "PodState", "StateCorrupt", "StateDir", "lablib_home"]
 
 _STATE_VERSION = 1
 
@@ -48,6 +52,14 @@ class PodState:
     app_port: int
     admin_port: int = 0
     procs: list[ProcRecord] = field(default_factory=list)
+    #: A client pod (it runs the fortio image): a sidecar with the outbound config and no app (``port`` and
+    #: ``app_port`` are 0); ``listeners`` maps each service port to its outbound listener's local port.
+    client: bool = False
+    listeners: dict[str, int] = field(default_factory=dict)
+    #: Envoy worker threads of this pod's sidecar (``proxy.istio.io/config`` concurrency); None: the lab's.
+    workers: int | None = None
+    #: the pod's ``serviceAccountName``: its mTLS identity.
+    service_account: str = "default"
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "procs"}
@@ -81,6 +93,10 @@ class LabState:
     #: applied objects as plain bodies, in apply order, with their source file.
     objects: list[dict[str, Any]] = field(default_factory=list)
     config_version: int = 0
+    #: Istio's auto mTLS between sidecars (a lab CA in ``<root>/ca``, secrets per sidecar).
+    mtls: bool = False
+    #: the client sidecar's listeners use ``reuse_port`` (Envoy >= 1.20's default).
+    reuse_port: bool = True
 
     @property
     def persistent(self) -> bool:
@@ -99,6 +115,7 @@ class LabState:
             "client_procs": [p.as_dict() for p in self.client_procs],
             "pods": {n: p.as_dict() for n, p in self.pods.items()},
             "objects": self.objects, "config_version": self.config_version,
+            "mtls": self.mtls, "reuse_port": self.reuse_port,
         }
 
     @classmethod
@@ -112,7 +129,17 @@ class LabState:
             client_procs=[ProcRecord.from_dict(p) for p in d.get("client_procs", [])],
             pods={n: PodState.from_dict(p) for n, p in d.get("pods", {}).items()},
             objects=list(d.get("objects", [])), config_version=int(d.get("config_version", 0)),
+            mtls=bool(d.get("mtls", False)), reuse_port=bool(d.get("reuse_port", True)),
         )
+
+
+class StateCorrupt(BackendError):
+    """The lab's ``state.json`` cannot be read: the lab does not guess, it says so and leaves it all as is."""
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)  # mkdir's mode is masked by umask, and an older lab may have made it 0755
 
 
 class StateDir:
@@ -132,8 +159,9 @@ class StateDir:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the lab's lock (an exclusive flock; released even if this process dies)."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_file, "a+") as f:
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a+") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 yield
@@ -144,19 +172,50 @@ class StateDir:
         return self.state_file.is_file()
 
     def read(self) -> LabState | None:
+        """The saved state, or None when there is none. Raises ``StateCorrupt`` when it cannot be read."""
         try:
-            return LabState.from_dict(json.loads(self.state_file.read_text()))
-        except (OSError, ValueError, KeyError, TypeError):
+            text = self.state_file.read_text()
+        except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StateCorrupt(f"cannot read the lab's state {self.state_file}: {exc.strerror}; "
+                               f"{self._fix}") from exc
+        try:
+            return LabState.from_dict(json.loads(text))
+        except ValueError as exc:
+            what = f"not valid JSON ({exc})"
+        except (KeyError, TypeError, AttributeError) as exc:
+            what = f"not a lab state (missing or wrong field: {exc})"
+        raise StateCorrupt(f"the lab's state {self.state_file} is damaged: {what}. Nothing was stopped or "
+                           f"replaced; {self._fix}")
+
+    @property
+    def _fix(self) -> str:
+        return (f"`python -m lablib cleanup --lab {self.name}` stops the lab's processes (found by their "
+                f"files) and removes {self.root}")
 
     def write(self, state: LabState) -> None:
         tmp = self.state_file.with_name(f".state.json.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(state.as_dict(), indent=1))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(state.as_dict(), indent=1))
         os.replace(tmp, self.state_file)
 
     def create(self) -> None:
         for d in (self.root, self.config, self.logs):
-            d.mkdir(parents=True, exist_ok=True)
+            _private_dir(d)
+
+    def reap(self) -> None:
+        """Stop every process of this lab, the recorded ones and any found by their files, and remove the
+        lab's directory. For a damaged state too: the processes are found under ``root`` without it."""
+        try:
+            state = self.read()
+        except StateCorrupt:
+            state = None
+        recorded = state.all_procs() if state is not None else []
+        known = {p.pid for p in recorded}
+        stop_all(recorded + [r for r in strays(self.root) if r.pid not in known])
+        self.remove()
 
     def remove(self) -> None:
         """Remove the lab's directory (config, logs, state); the lock file stays, it is the lab's name."""

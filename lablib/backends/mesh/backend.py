@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import http.client
 import json
 import os
+import re
 import shlex
+import shutil
 import socket
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from lablib._exceptions import BackendError, EnvoyError, LabError, LabNotRunning
-from lablib._types import JSONDict, PathLike
+from lablib._exceptions import BackendError, EnvoyError, LabError, LabNotRunning, ManifestError
+from lablib._types import PathLike
 from lablib.backends.base import ClusterStats, HostStatus, ProgressCallback
-from lablib.backends.mesh import _render
+from lablib.backends.mesh import _blame, _health, _mtls, _plan
 from lablib.backends.mesh._procs import (
     ProcRecord,
     die_with_parent,
@@ -33,11 +36,11 @@ from lablib.backends.mesh._procs import (
     strays,
 )
 from lablib.backends.mesh._state import LabState, PodState, StateDir
-from lablib.envoy import bootstrap as xds
+from lablib.envoy import bootstrap, xds
 from lablib.envoy.access_log import ResponseRecord, parse_access_log
-from lablib.envoy.admin import AdminClient, cluster_names, cluster_stats
+from lablib.envoy.admin import AdminClient, UnixHTTPConnection, split_by_cluster
 from lablib.envoy.explain import RunExplanation, counter_deltas, explain_run
-from lablib.envoy.process import log_tail, start_envoy, wait_ready
+from lablib.envoy.process import admin_socket_name, log_tail, start_envoy, wait_ready
 
 __all__ = ["DEFAULT_SERVICE_TIME_MS", "DEFAULT_WORKERS", "MeshBackend", "Run"]
 
@@ -45,9 +48,7 @@ __all__ = ["DEFAULT_SERVICE_TIME_MS", "DEFAULT_WORKERS", "MeshBackend", "Run"]
 DEFAULT_WORKERS = 2
 #: The book's runs averaged about 25 ms per call.
 DEFAULT_SERVICE_TIME_MS = 25.0
-#: How long a pushed xDS file may take to be accepted before we call it lost.
-_PUSH_TIMEOUT_S = 10.0
-_CLIENT = "fortio-sidecar"
+_CLIENT = _plan.CLIENT
 #: How many times ports are picked again when one was taken between picking and binding.
 _PORT_ATTEMPTS = 3
 
@@ -65,31 +66,26 @@ class Run:
     server_after: dict[str, dict[str, ClusterStats]]
     #: size of the access log when the run started: its records are after this offset.
     log_offset: int = 0
+    #: the client pod's sidecar the run went through (``_CLIENT``: the fortio pod) and its access log.
+    client: str = _plan.CLIENT
+    access_log: Path | None = None
 
 
-def _free_ports(n: int) -> list[int]:
-    """``n`` distinct free ports on 127.0.0.1 (held open together so the OS gives distinct ones)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def _free_ports() -> Iterator[int]:
+    """Free ports on 127.0.0.1, each one once (the plan takes as many as it needs)."""
+    given: set[int] = set()
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+            port = s.getsockname()[1]
+        if port not in given:
+            given.add(port)
+            yield port
 
 
-def _pod_state(t: Any, port: int, app_port: int) -> PodState:
-    """A pod to start from its ``lablib.manifests.PodTemplate``, listening on the given ports."""
-    return PodState(name=t.name, namespace=t.namespace, labels=dict(t.labels), owner=t.owner,
-                    image=t.image or "", container_port=t.container_port or 80, port=port, app_port=app_port)
-
-
-def _is_client_pod(labels: dict[str, str], image: str) -> bool:
-    """The fortio pod is the lab's client: its sidecar is the one the lab always runs."""
-    return labels.get("app") == "fortio" or "fortio" in image
+def _sidecar_name(key: str) -> str:
+    """A sidecar in the lab's words."""
+    return "the fortio pod's sidecar" if key == _CLIENT else f"the sidecar of pod {key}"
 
 
 def _child_env() -> dict[str, str]:
@@ -111,9 +107,14 @@ class MeshBackend:
         persist: start a lab that outlives this process (until ``cleanup``), as the CLI does.
         attach_only: only attach to a running lab; raise ``LabNotRunning`` if there is none.
         home: the state root, default ``$LABLIB_HOME`` or ``~/.cache/lablib``.
-        progress: called with (done, total, message) while starting.
+        progress: called with (done, total, message) while starting, and with what the lab does on its own
+            (a dead pod recreated by ``apply``; also kept in ``events``).
         track_remaining: make Envoy emit the ``circuit_breakers.*.remaining_*`` gauges (Istio 1.10-1.28 did;
             1.29+ does not).
+        mtls: Istio's auto mTLS between sidecars (on by default, as in Istio): a lab CA made at start, a
+            SPIFFE identity per pod; a DestinationRule's ``tls.mode: DISABLE`` turns it off per destination.
+        reuse_port: the client sidecar's listeners get Envoy's default ``reuse_port`` (the kernel spreads
+            fortio's connections over the workers); False shares one accept socket as Envoy < 1.20 did.
 
     Options of an attached lab are those it was started with.
     """
@@ -123,7 +124,8 @@ class MeshBackend:
     def __init__(self, name: str = "default", *, workers: int = DEFAULT_WORKERS,
                  service_time_ms: float = DEFAULT_SERVICE_TIME_MS, persist: bool = False,
                  attach_only: bool = False, home: PathLike | None = None,
-                 progress: ProgressCallback | None = None, track_remaining: bool = False) -> None:
+                 progress: ProgressCallback | None = None, track_remaining: bool = False,
+                 mtls: bool = True, reuse_port: bool = True) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.lab_name = name
@@ -132,7 +134,11 @@ class MeshBackend:
         self.closed = False
         self.last_run: Run | None = None
         self._runs: dict[int, tuple[Any, Run]] = {}
-        self._popens: list[Any] = []
+        #: our own children by pid: how they ended (exit code or signal) and reaping them.
+        self._popens: dict[int, Any] = {}
+        self._progress = progress
+        #: what the lab did on its own (e.g. recreated a dead pod), oldest first.
+        self.events: list[str] = []
         if attach_only and not self.dir.root.exists():
             raise LabNotRunning(f"no embedded lab {name!r} is running (no {self.dir.root}); "
                                 "start one with `python -m lablib apply -f FILE` or Lab()")
@@ -149,7 +155,7 @@ class MeshBackend:
                                         "start one with `python -m lablib apply -f FILE` or Lab()")
                 self.attached = False
                 self.owned = not persist
-                self._start(workers, service_time_ms, progress, track_remaining)
+                self._start(workers, service_time_ms, progress, track_remaining, mtls, reuse_port)
         if self.owned:
             atexit.register(self.close)
 
@@ -167,28 +173,31 @@ class MeshBackend:
         self.dir.remove()
 
     def _start(self, workers: int, service_time_ms: float, progress: ProgressCallback | None,
-               track_remaining: bool) -> None:
+               track_remaining: bool, mtls: bool = True, reuse_port: bool = True) -> None:
         me = psutil.Process()
         owner = ProcRecord(pid=me.pid, started=me.create_time(), role="owner") if self.owned else None
         self.dir.create()
         state = LabState(name=self.lab_name, owner=owner, workers=workers, service_time_ms=service_time_ms,
-                         track_remaining=track_remaining)
+                         track_remaining=track_remaining, mtls=mtls, reuse_port=reuse_port)
         if progress:
             progress(0, 2, "starting the fortio pod's sidecar")
-        cfg = self.dir.config
-        xds.write_atomic(cfg / "client-cds.json", xds.discovery_response([], xds.CLUSTER_TYPE, "0"))
-        xds.write_atomic(cfg / "client-rds.json", xds.discovery_response([], xds.ROUTE_TYPE, "0"))
-        xds.write_atomic(cfg / "client-lds.json", xds.discovery_response([], xds.LISTENER_TYPE, "0"))
-        xds.write_atomic(cfg / "client-bootstrap.json",
-                         xds.bootstrap("sidecar~127.0.0.1~fortio.default~default.svc.cluster.local",
-                                       cds_path=cfg / "client-cds.json", lds_path=cfg / "client-lds.json"))
+        files = _plan.client_files(self.dir.config)
+        if mtls:  # the client's certificate exists before its first cluster asks for it
+            _mtls.issue_secrets(_mtls.create_ca(self.dir.root), self.dir.config, _CLIENT,
+                                namespace="default", service_account="default")
+        for kind, type_url in (("cds", bootstrap.CLUSTER_TYPE), ("rds", bootstrap.ROUTE_TYPE),
+                               ("lds", bootstrap.LISTENER_TYPE)):
+            bootstrap.write_atomic(files[kind], bootstrap.discovery_response([], type_url, "0"))
+        bootstrap.write_atomic(files["bootstrap"], bootstrap.bootstrap(
+            "sidecar~127.0.0.1~fortio.default~default.svc.cluster.local", cds_path=files["cds"],
+            lds_path=files["lds"], admin_socket=admin_socket_name(_CLIENT)))
         try:
-            launch = start_envoy(cfg / "client-bootstrap.json", workdir=self.dir.logs, name=_CLIENT,
+            launch = start_envoy(files["bootstrap"], workdir=self.dir.logs, name=_CLIENT,
                                  workers=workers, launcher=die_with_parent() if self.owned else ())
-            self._popens.append(launch.popen)
+            self._popens[launch.pid] = launch.popen
             state.client_procs = [record_of(launch.popen, _CLIENT)]
             self.dir.write(state)
-            state.client_admin_port = wait_ready(launch)
+            wait_ready(launch, name=_sidecar_name(_CLIENT))
         except BaseException:
             self._reap(state)
             raise
@@ -208,9 +217,8 @@ class MeshBackend:
     def cleanup(self) -> None:
         """Stop every process of the lab and remove its files (state, config, logs). Idempotent."""
         with self.dir.locked():
-            state = self.dir.read()
-            self._reap(state)
-            for p in self._popens:  # reap our children
+            self.dir.reap()  # works on a damaged state too
+            for p in self._popens.values():  # reap our children
                 with contextlib.suppress(Exception):
                     p.wait(timeout=1)
             with contextlib.suppress(OSError):
@@ -238,9 +246,31 @@ class MeshBackend:
         how = "owned" if self.owned else ("attached" if self.attached else "persistent")
         return f"<MeshBackend {self.lab_name!r} {how}{' closed' if self.closed else ''} at {self.dir.root}>"
 
+    # ----------------------------------------------------------------- health
+    def _broken_pods(self, state: LabState) -> dict[str, tuple[str, Path]]:
+        return _health.broken_pods(state, self.dir.logs, self._popens,
+                                   client_log=self.dir.logs / f"{_CLIENT}.log")
+
+    def _healthy_state(self) -> LabState:
+        """The state, once every process of the lab is known to run (else a LabError naming what died)."""
+        state = self._state()
+        _health.raise_if_broken(state, self._broken_pods(state))
+        return state
+
+    def _say(self, progress: ProgressCallback | None, message: str) -> None:
+        self.events.append(message)
+        if progress or self._progress:
+            (progress or self._progress)(0, 0, message)  # type: ignore[misc]
+
     # ----------------------------------------------------------------- apply / delete
     def apply(self, path: PathLike, *, progress: ProgressCallback | None = None) -> list[str]:
-        """Validate ``path`` against what is applied, then make the mesh match (pods, sidecar config)."""
+        """Validate ``path`` against what is applied, then make the mesh match (pods, every sidecar's config).
+
+        All or nothing: either every sidecar runs the new config (confirmed from each live Envoy) and the
+        state records it, or every sidecar is back on the previous config and ``EnvoyError`` names who
+        rejected what, at its ``FILE:LINE``. Pods found dead are recreated (reported through ``progress``
+        and ``events``).
+        """
         from lablib.manifests import load_file
         from lablib.manifests.objects import as_manifest
 
@@ -257,12 +287,12 @@ class MeshBackend:
                     objects.append(entry)
                 else:
                     objects[idx] = entry
-            self._sync(state, objects, progress)
+            self._sync(state, objects, progress, manifests=new)
             return [f"{m.kind}/{m.name}" for m in new]
 
     def delete(self, path: PathLike) -> list[str]:
         """Delete the objects of ``path`` that are applied (others are ignored); stop pods that go with
-        them."""
+        them. Pods found dead that stay are recreated, as ``apply`` does."""
         from lablib.manifests import load_file
 
         with self.dir.locked():
@@ -283,136 +313,177 @@ class MeshBackend:
         """The running service pods by name."""
         return self._state().pods
 
-    def _sync(self, state: LabState, objects: list[dict[str, Any]],
-              progress: ProgressCallback | None) -> None:
-        """Make processes and sidecar config match ``objects``; save the state only if it all worked."""
-        from lablib.manifests import pods_of
-        from lablib.translate import Endpoint, translate
+    def _sync(self, state: LabState, objects: list[dict[str, Any]], progress: ProgressCallback | None, *,
+              manifests: Sequence[Any] = ()) -> None:
+        """Make processes and every sidecar's config match ``objects``; save the state only if all of it ran.
 
-        bodies = [o["body"] for o in objects]
-        wanted = {t.name: t for t in pods_of(bodies) if not _is_client_pod(dict(t.labels), t.image or "")}
-        keep: dict[str, PodState] = {}
-        stop: list[PodState] = []
-        for name, pod in state.pods.items():
-            t = wanted.get(name)
-            same = t is not None and dict(t.labels) == pod.labels and (t.image or "") == pod.image \
-                and (t.container_port or 80) == pod.container_port
-            if same:
-                keep[name] = pod
-            else:
-                stop.append(pod)
-        new_names = [n for n in wanted if n not in keep]
+        The plan (``_plan``) is computed first; then replaced or dead pods stop, new pods start on their new
+        config, and every running sidecar is pushed and confirmed (``xds.push_all``, which rolls them all back
+        on any rejection). Removed pods stop last, once no sidecar routes to them.
+        """
+        broken = self._broken_pods(state)
         version = state.config_version + 1
+        previous = self._desired(state)
         for attempt in range(1, _PORT_ATTEMPTS + 1):
-            ports = _free_ports(2 * len(new_names))
-            added = {name: _pod_state(wanted[name], ports[2 * i], ports[2 * i + 1])
-                     for i, name in enumerate(new_names)}
-            pods = {**keep, **added}
-            endpoints = [Endpoint(pod=p.name, namespace=p.namespace, labels=p.labels, address="127.0.0.1",
-                                  port=p.port, app_port=p.app_port) for p in pods.values()]
-            # May refuse the objects (ManifestError): nothing has been changed yet.
-            mesh = translate(bodies, endpoints, track_remaining=state.track_remaining)
-            # Replaced pods go first (their names and files are reused); removed ones after the client stops
-            # routing to them.
-            stop_all([r for p in stop if p.name in wanted for r in p.procs])
-            for p in pods.values():
-                self._write_pod_config(p, mesh.inbound_clusters.get(p.name), version)
             try:
-                self._start_pods(state, list(added.values()), progress)
-                self._push_client(state, mesh, version)
+                plan = _plan.plan_sync([o["body"] for o in objects], state.pods, state.client_listeners,
+                                       _free_ports(), config=self.dir.config, access_log=self.access_log_path,
+                                       track_remaining=state.track_remaining, dead=broken, mtls=state.mtls,
+                                       reuse_port=state.reuse_port)
+            except ManifestError as exc:  # translate saw plain bodies: give the error its FILE:LINE
+                raise _blame.positioned(exc, manifests) from None
+            if attempt == 1:
+                for name, (why, _log) in broken.items():
+                    self._say(progress, f"pod {name}: {why}; " +
+                              ("recreating it" if name in plan.pods.start else "it is deleted"))
+            # Replaced and dead pods go first (their names and files are reused).
+            stop_all([r for p in plan.pods.stop if p.name in plan.pods.start for r in p.procs])
+            started = list(plan.pods.start.values())
+            try:
+                self._start_pods(state, started, plan.sidecars, version, progress)
+                running = [self._sidecar_config(s) for s in plan.sidecars if s.sidecar not in plan.pods.start]
+                xds.push_all(running, [self._sidecar_config(s) for s in previous
+                                       if s.sidecar not in plan.pods.start],
+                             version=str(version), old_version=str(state.config_version))
+                for port in [*plan.client_listeners.values(),  # accepted is not yet bound: wait for it
+                             *(p for pod in plan.pods.pods.values() for p in pod.listeners.values())]:
+                    _wait_listening(port, what="a fortio sidecar's outbound listener")
                 break
             except BaseException as exc:
-                stop_all([r for p in added.values() for r in p.procs])
+                stop_all([r for p in started for r in p.procs])
                 # A port we picked was taken before our process bound it (the OS hands the same range to
                 # outgoing connections): pick again. Anything else is the user's to see.
-                if attempt == _PORT_ATTEMPTS or "Address already in use" not in str(exc):
-                    raise
-        stop_all([r for p in stop if p.name not in added for r in p.procs])
-        for p in stop:
-            if p.name not in added:
-                for f in self.dir.config.glob(f"pod-{p.name}-*"):
-                    f.unlink(missing_ok=True)
-        state.pods = pods
+                text = str(exc) + getattr(exc, "envoy_output", "")
+                if attempt < _PORT_ATTEMPTS and "Address already in use" in text:
+                    continue
+                back = [p for p in plan.pods.replaced if p.name not in broken]
+                self._restore(back, state, previous, progress)
+                if isinstance(exc, xds.XdsRejected):
+                    raise self._rejection(exc, objects, manifests, plan, state) from None
+                raise
+        removed = [p for p in plan.pods.stop if p.name not in plan.pods.start]
+        stop_all([r for p in removed for r in p.procs])
+        for p in removed:
+            for f in self.dir.config.glob(f"pod-{p.name}-*"):
+                f.unlink(missing_ok=True)
+            shutil.rmtree(_mtls.secrets_dir(self.dir.config, p.name), ignore_errors=True)
+        state.pods = plan.pods.pods
         state.objects = objects
         state.config_version = version
+        state.client_listeners = plan.client_listeners
         self.dir.write(state)
 
-    # ----------------------------------------------------------------- pods
-    def _write_pod_config(self, pod: PodState, inbound: list[JSONDict] | None, version: int) -> None:
-        cfg = self.dir.config
-        clusters = _render.inbound_clusters(inbound, container_port=pod.container_port, app_port=pod.app_port)
-        listener = _render.inbound_listener(clusters, port=pod.port, container_port=pod.container_port)
-        cds, lds = cfg / f"pod-{pod.name}-cds.json", cfg / f"pod-{pod.name}-lds.json"
-        if pod.procs and pod.admin_port:
-            admin = AdminClient("127.0.0.1", pod.admin_port)
-            log = self.dir.logs / f"{pod.name}-sidecar.log"
-            _push(admin, cds, clusters, xds.CLUSTER_TYPE, version, r"^cluster_manager\.cds\.", log)
-            _push(admin, lds, [listener], xds.LISTENER_TYPE, version, r"^listener_manager\.lds\.", log)
-        else:
-            xds.write_atomic(cds, xds.discovery_response(clusters, xds.CLUSTER_TYPE, str(version)))
-            xds.write_atomic(lds, xds.discovery_response([listener], xds.LISTENER_TYPE, str(version)))
-            xds.write_atomic(cfg / f"pod-{pod.name}-bootstrap.json",
-                             xds.bootstrap(f"sidecar~127.0.0.1~{pod.name}.{pod.namespace}~"
-                                           f"{pod.namespace}.svc.cluster.local", cds_path=cds, lds_path=lds))
-
-    def _start_pods(self, state: LabState, pods: list[PodState], progress: ProgressCallback | None) -> None:
-        """Start each pod's app and sidecar (all at once), then wait for all; record them as they start."""
+    def _restore(self, pods: list[PodState], state: LabState, previous: list[_plan.SidecarFiles],
+                 progress: ProgressCallback | None) -> None:
+        """After a failed apply, start again the pods it had replaced, on their old ports and config (the
+        sidecars that route to them were put back on that config), and record their new processes."""
         if not pods:
             return
+        try:
+            self._start_pods(state, pods, previous, state.config_version, progress)
+        except LabError as exc:
+            self._say(progress, f"could not restart replaced pods {', '.join(p.name for p in pods)}: {exc}")
+        self.dir.write(state)
+
+    def _desired(self, state: LabState) -> list[_plan.SidecarFiles]:
+        """What every sidecar runs now, by the state: what a failed push puts back."""
+        mesh = _plan.mesh_config([o["body"] for o in state.objects], state.pods, config=self.dir.config,
+                                 track_remaining=state.track_remaining, mtls=state.mtls)
+        return _plan.desired(mesh, state.pods, state.client_listeners, config=self.dir.config,
+                             access_log=self.access_log_path, mtls=state.mtls,
+                             reuse_port=state.reuse_port)
+
+    def _sidecar_config(self, files: _plan.SidecarFiles) -> xds.SidecarConfig:
+        key = files.sidecar
+        log = self.dir.logs / (f"{_CLIENT}.log" if key == _CLIENT else f"{key}-sidecar.log")
+        return xds.SidecarConfig(sidecar=_sidecar_name(key), admin=self._admin(key), log_path=log,
+                                 files=[xds.XdsFile(t, path, list(res)) for t, path, res in files.files])
+
+    def _rejection(self, exc: xds.XdsRejected, objects: list[dict[str, Any]], manifests: Sequence[Any],
+                   plan: _plan.SyncPlan, state: LabState) -> EnvoyError:
+        """The rejection in the manifest's terms: ``FILE:LINE: Kind/name: field`` of what made the
+        resource."""
+        from lablib.manifests.objects import Source, as_manifest
+
+        fresh = {(m.kind, m.namespace, m.name): m for m in manifests}
+        known = [fresh.get(_key(o["body"])) or dataclasses.replace(
+            as_manifest(o["body"]), source=Source(str(o.get("file", "<applied>")), int(o.get("line") or 0)))
+            for o in objects]
+        key = next((s.sidecar for s in plan.sidecars if _sidecar_name(s.sidecar) == exc.sidecar), _CLIENT)
+        where = _blame.blame(exc.blamed, exc.xds_file.type_url, key, known, plan.pods.pods,
+                             previous={_key(o["body"]): o["body"] for o in state.objects})
+        kind = exc.xds_file.kind
+        lines = [f"{w}: {exc.sidecar} rejected the {kind.what} made from here" for w in where] or [str(exc)]
+        if exc.rollback_problems:
+            lines.append(xds.rollback_failed(exc.rollback_problems))
+        else:
+            rejected = ", ".join(exc.blamed[:5])
+            lines.append(f"nothing was applied: every sidecar still runs config version "
+                         f"{state.config_version} ({kind.short} resources rejected: {rejected}); "
+                         "fix the value and apply again")
+        return EnvoyError("\n".join(lines), envoy_output=exc.envoy_output)
+
+    # ----------------------------------------------------------------- pods
+    def _write_pod_config(self, pod: PodState, files: _plan.SidecarFiles, version: int) -> None:
+        """A new pod's sidecar boots on its config files at ``version`` (then pushes work as for any pod)."""
+        for type_url, path, resources in files.files:
+            bootstrap.write_atomic(path, bootstrap.discovery_response(resources, type_url, str(version)))
+        paths = _plan.pod_files(self.dir.config, pod.name)
+        bootstrap.write_atomic(paths["bootstrap"], bootstrap.bootstrap(
+            f"sidecar~127.0.0.1~{pod.name}.{pod.namespace}~{pod.namespace}.svc.cluster.local",
+            cds_path=paths["cds"], lds_path=paths["lds"],
+            admin_socket=admin_socket_name(f"{pod.name}-sidecar")))
+
+    def _start_pods(self, state: LabState, pods: list[PodState], sidecars: list[_plan.SidecarFiles],
+                    version: int, progress: ProgressCallback | None) -> None:
+        """Start each pod's app and sidecar (all at once) on its config from ``sidecars``, then wait for all
+        and confirm each sidecar runs that config at ``version``; record the processes as they start."""
+        if not pods:
+            return
+        files = {s.sidecar: s for s in sidecars}
         owned = state.owner is not None and state.owner.pid == os.getpid()
         launches = []
+        ca = _mtls.load_ca(self.dir.root) if state.mtls else None
         for pod in pods:
-            version = pod.labels.get("version", "v1")
-            app = spawn([sys.executable, "-m", "lablib.service_go", "--port", str(pod.app_port),
-                         "--version", version, "--service-time-ms", str(state.service_time_ms)],
-                        log_path=self.dir.logs / f"{pod.name}-app.log", cwd=self.dir.logs,
-                        launcher=die_with_parent() if owned else (),
-                        env=_child_env())
-            self._popens.append(app)
-            pod.procs = [record_of(app, "app")]
-            launch = start_envoy(self.dir.config / f"pod-{pod.name}-bootstrap.json", workdir=self.dir.logs,
-                                 name=f"{pod.name}-sidecar", workers=state.workers,
+            if ca is not None:  # its identity, before its listener asks for it
+                _mtls.issue_secrets(ca, self.dir.config, pod.name, namespace=pod.namespace,
+                                    service_account=pod.service_account)
+            self._write_pod_config(pod, files[pod.name], version)
+            app = None
+            if not pod.client:  # a fortio pod is its sidecar only: its load runs in this process
+                app = spawn([sys.executable, "-m", "lablib.service_go", "--port", str(pod.app_port),
+                             "--version", pod.labels.get("version", "v1"), "--service-time-ms",
+                             str(state.service_time_ms), "--control-socket", _app_socket(pod).name],
+                            log_path=self.dir.logs / f"{pod.name}-app.log", cwd=self.dir.logs,
+                            launcher=die_with_parent() if owned else (), env=_child_env())
+                self._popens[app.pid] = app
+            pod.procs = [record_of(app, "app")] if app is not None else []
+            boot = _plan.pod_files(self.dir.config, pod.name)["bootstrap"]
+            launch = start_envoy(boot, workdir=self.dir.logs, name=f"{pod.name}-sidecar",
+                                 workers=pod.workers or state.workers,
                                  launcher=die_with_parent() if owned else ())
-            self._popens.append(launch.popen)
+            self._popens[launch.pid] = launch.popen
             pod.procs.append(record_of(launch.popen, "sidecar"))
             launches.append((pod, app, launch))
         for i, (pod, app, launch) in enumerate(launches):
             if progress:
                 progress(i, len(launches), f"starting pod {pod.name}")
-            pod.admin_port = wait_ready(launch)
-            _wait_app(app, pod, self.dir.logs / f"{pod.name}-app.log")
-            _check_accepted(AdminClient("127.0.0.1", pod.admin_port), launch.log_path, pod.name)
+            wait_ready(launch, name=_sidecar_name(pod.name))
+            if app is not None:
+                _wait_app(app, pod, self.dir.logs / f"{pod.name}-app.log")
+            xds.check_booted(self._sidecar_config(files[pod.name]), str(version))
         if progress:
             progress(len(launches), len(launches), "pods ready")
 
-    # ----------------------------------------------------------------- client sidecar
-    def _client_admin(self, state: LabState | None = None) -> AdminClient:
-        state = state or self._state()
-        if not all(p.alive() for p in state.client_procs):
-            raise LabNotRunning(f"the fortio pod's sidecar Envoy of lab {self.lab_name!r} is not running; "
-                                f"call cleanup() and start a new Lab(). Its last words:\n"
-                                f"{log_tail(self.dir.logs / f'{_CLIENT}.log', 10)}")
-        return AdminClient("127.0.0.1", state.client_admin_port)
+    # ----------------------------------------------------------------- admin
+    def _admin(self, sidecar: str) -> AdminClient:
+        """The admin of ``sidecar`` (``_CLIENT`` or a pod name): its owner-only Unix socket."""
+        name = sidecar if sidecar == _CLIENT else f"{sidecar}-sidecar"
+        return AdminClient(socket_path=self.dir.logs / admin_socket_name(name), name=_sidecar_name(sidecar))
 
-    def _push_client(self, state: LabState, mesh: Any, version: int) -> None:
-        """Push CDS, then RDS, then LDS: routes never name a cluster the sidecar does not know yet."""
-        admin = self._client_admin(state)
-        cfg, log = self.dir.config, self.dir.logs / f"{_CLIENT}.log"
-        _push(admin, cfg / "client-cds.json", mesh.outbound_clusters, xds.CLUSTER_TYPE, version,
-              r"^cluster_manager\.cds\.", log)
-        _push(admin, cfg / "client-rds.json", mesh.outbound_routes, xds.ROUTE_TYPE, version,
-              r"^http\.outbound_.*\.rds\.", log)
-        ports = _render.route_ports(mesh.outbound_routes)
-        listeners = {p: state.client_listeners[p] for p in ports if p in state.client_listeners}
-        fresh = [p for p in ports if p not in listeners]
-        listeners.update(zip(fresh, _free_ports(len(fresh)), strict=False))
-        lds = _render.client_listeners(listeners, rds_path=str(cfg / "client-rds.json"),
-                                       access_log_path=str(self.access_log_path))
-        _push(admin, cfg / "client-lds.json", lds, xds.LISTENER_TYPE, version, r"^listener_manager\.lds\.",
-              log)
-        for port in listeners.values():  # accepted is not yet bound: wait, so fortio right after apply works
-            _wait_listening(port, what="the fortio sidecar's outbound listener")
-        state.client_listeners = listeners
+    def _client_admin(self, state: LabState | None = None) -> AdminClient:
+        self._broken_pods(state or self._state())  # raises if the client sidecar is gone
+        return self._admin(_CLIENT)
 
     @property
     def access_log_path(self) -> Path:
@@ -420,113 +491,149 @@ class MeshBackend:
         return self.dir.logs / "fortio-sidecar-access.log"
 
     # ----------------------------------------------------------------- load
-    def listener_for(self, url: str) -> tuple[str, int]:
-        """Where the fortio pod's traffic to ``url`` goes: the client sidecar's listener for the URL's
-        port."""
+    def listener_for(self, url: str, *, pod: str | None = None) -> tuple[str, int]:
+        """Where a fortio pod's traffic to ``url`` goes: its client sidecar's listener for the URL's port
+        (``pod``: a client pod the lab runs, e.g. ``fortio-2``; default the fortio pod)."""
         state = self._state()
+        key = self._client_key(state, pod)
+        listeners = state.client_listeners if key == _CLIENT else state.pods[key].listeners
         parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
         port = str(parts.port or (443 if parts.scheme == "https" else 80))
-        if port not in state.client_listeners:
-            known = ", ".join(sorted(state.client_listeners)) or "none"
+        if port not in listeners:
+            known = ", ".join(sorted(listeners)) or "none"
             raise BackendError(f"no service port {port} in the mesh (ports with routes: {known}); apply a "
                                "Service for it first, e.g. manifests/service/go/service-go.yaml")
-        return "127.0.0.1", state.client_listeners[port]
+        return "127.0.0.1", listeners[port]
 
-    def fortio(self, args: str | Sequence[str], *, progress: ProgressCallback | None = None) -> Any:
-        """Run ``fortio load …`` from the fortio pod: through the client sidecar, Host header kept."""
+    def _client_key(self, state: LabState, pod: str | None) -> str:
+        """The sidecar of a client pod (``None``/"fortio": the fortio pod); LabError for a service pod."""
+        key = self._sidecar_key(state, pod)
+        if key != _CLIENT and not state.pods[key].client:
+            clients = ["fortio", *(n for n, p in state.pods.items() if p.client)]
+            raise LabError(f"pod {pod!r} does not run fortio; client pods: {', '.join(clients)} (apply e.g. "
+                           "manifests/kubernetes/fortio-2.yaml for a second one)")
+        return key
+
+    def access_log_of(self, pod: str | None = None) -> Path:
+        """A client pod's sidecar access log (one JSON line per response its fortio got)."""
+        key = self._client_key(self._state(), pod)
+        return _plan.access_log_of(self.access_log_path, key)
+
+    def fortio(self, args: str | Sequence[str], *, pod: str | None = None,
+               progress: ProgressCallback | None = None) -> Any:
+        """Run ``fortio load …`` from a fortio pod (``pod``, default the fortio pod), like ``kubectl exec
+        POD -- fortio load …``: through that pod's client sidecar, Host header kept. Runs from different
+        client pods may overlap in time (``Lab.fortio_many``)."""
         from lablib import fortio
 
         argv = shlex.split(args) if isinstance(args, str) else list(args)
         urls = [a for a in argv if "://" in a or (a and not a.startswith("-") and "/" in a)]
         if not urls:
             raise LabError(f"fortio: no URL in {argv!r} (e.g. load -c 2 -n 20 http://service-go/env)")
-        connect_to = self.listener_for(urls[-1])
-        before_c, before_s = self._client_stats(), self._server_stats()
-        done0 = self._downstream_completed()
-        offset = self._log_size()
+        state = self._healthy_state()
+        key = self._client_key(state, pod)
+        connect_to = self.listener_for(urls[-1], pod=pod)
+        log = _plan.access_log_of(self.access_log_path, key)
+        (before_c, done0), before_s = self._client_snapshot(key), self._server_stats(state)
+        offset = _size(log)
         start = time.time()
         result = fortio.load(argv, connect_to=connect_to, progress=progress)
         end = time.time()
-        requests = self._downstream_completed() - done0
-        self.last_run = Run(start=start, end=end, requests=requests, client_before=before_c,
-                            client_after=self._client_stats(), server_before=before_s,
-                            server_after=self._server_stats(), log_offset=offset)
+        after_c, done1 = self._client_snapshot(key)
+        self.last_run = Run(start=start, end=end, requests=done1 - done0, client_before=before_c,
+                            client_after=after_c, server_before=before_s,
+                            server_after=self._server_stats(state), log_offset=offset, client=key,
+                            access_log=log)
         self._runs[id(result)] = (result, self.last_run)
         while len(self._runs) > 64:  # keep the recent runs explainable, not every run of a long session
             del self._runs[next(iter(self._runs))]
         return result
 
     def _log_size(self) -> int:
-        try:
-            return self.access_log_path.stat().st_size
-        except FileNotFoundError:
-            return 0
-
-    def _downstream_completed(self) -> int:
-        flat = self._client_admin().stats(r"^http\.outbound_.*\.downstream_rq_completed$")
-        return sum(flat.values())
+        return _size(self.access_log_path)
 
     # ----------------------------------------------------------------- stats
-    def _client_stats(self) -> dict[str, ClusterStats]:
-        return self.stats()  # type: ignore[return-value]
+    def _client_snapshot(self, key: str = _CLIENT) -> tuple[dict[str, ClusterStats], int]:
+        """A client's outbound cluster stats and its listeners' completed requests, from one ``/stats``."""
+        flat = self._admin(key).stats(
+            r"^(cluster\.outbound\||http\.outbound_.*\.downstream_rq_completed$)", used_only=True)
+        done = sum(v for k, v in flat.items() if k.endswith(".downstream_rq_completed"))
+        return split_by_cluster(flat), done
 
-    def _server_stats(self) -> dict[str, dict[str, ClusterStats]]:
-        out = {}
-        for name, pod in self._state().pods.items():
-            with contextlib.suppress(OSError):
-                flat = AdminClient("127.0.0.1", pod.admin_port).stats(r"^cluster\.inbound\|")
-                out[name] = {c: cluster_stats(flat, c) for c in cluster_names(flat, prefix="inbound|")}
-        return out
+    def _server_stats(self, state: LabState) -> dict[str, dict[str, ClusterStats]]:
+        """Every pod sidecar's inbound cluster stats, one ``/stats`` read per sidecar."""
+        return {name: split_by_cluster(self._admin(name).stats(r"^cluster\.inbound\|", used_only=True),
+                                       prefix="inbound|")
+                for name, pod in state.pods.items() if not pod.client}
 
     def stats(self, cluster: str | None = None, *, pod: str | None = None
               ) -> ClusterStats | dict[str, ClusterStats]:
-        """Stats of one Envoy cluster (or all), from the client sidecar, or from ``pod``'s inbound sidecar.
+        """Stats of one Envoy cluster (or all), from the fortio pod's sidecar (its ``outbound|`` clusters), or
+        from ``pod``'s sidecar (its ``inbound|`` clusters); ``pod="fortio"`` names the client explicitly.
 
-        Raises LabError for a cluster the sidecar does not have, naming the ones it has.
+        One ``/stats`` read per call, parsed once, whatever the number of clusters. One cluster comes with
+        every stat Envoy has for it; all clusters come with the stats Envoy touched (``usedonly``: the others
+        are 0, ``.get`` gives 0), so that 1,000 subsets stay cheap. Raises LabError for a cluster the sidecar
+        does not have, naming the ones it has.
         """
-        if pod is not None:
-            state = self._state()
-            if pod not in state.pods:
-                raise LabError(f"no pod {pod!r}; pods: {', '.join(state.pods) or 'none'}")
-            flat = AdminClient("127.0.0.1", state.pods[pod].admin_port).stats(r"^cluster\.")
-            names = cluster_names(flat, prefix="inbound|")
-        else:
-            flat = self._client_admin().stats(r"^cluster\.")
-            names = cluster_names(flat)
+        state = self._healthy_state()
+        key = self._sidecar_key(state, pod)
+        admin = self._admin(key)
+        side = "outbound|" if key == _CLIENT or state.pods[key].client else "inbound|"
         if cluster is not None:
-            if cluster not in cluster_names(flat, prefix=""):
-                where = f"pod {pod}'s" if pod else "the fortio pod's"
-                raise LabError(f"no Envoy cluster {cluster!r} in {where} sidecar; "
-                               f"it has: {', '.join(names) or 'none (apply a Service first)'}")
-            return cluster_stats(flat, cluster)
-        return {c: cluster_stats(flat, c) for c in names}
+            # Also matches longer names that start with this one (``a.b``): split_by_cluster parts them.
+            found = split_by_cluster(admin.stats(rf"^cluster\.{re.escape(cluster)}\."), prefix="")
+            if cluster in found:
+                return found[cluster]
+            names = split_by_cluster(admin.stats(r"^cluster\.", used_only=True), prefix=side)
+            raise LabError(f"no Envoy cluster {cluster!r} in {_sidecar_name(key)}; "
+                           f"it has: {', '.join(names) or 'none (apply a Service first)'}")
+        return split_by_cluster(admin.stats(rf"^cluster\.{re.escape(side)}", used_only=True), prefix=side)
+
+    @staticmethod
+    def _sidecar_key(state: LabState, pod: str | None) -> str:
+        """``_CLIENT`` for the fortio pod (``None``, "fortio"), else a pod name the lab runs (service or
+        client pod, e.g. ``fortio-2``)."""
+        if pod is None or (pod in _plan.MAIN_CLIENT_PODS and pod not in state.pods):
+            return _CLIENT
+        if pod not in state.pods:
+            raise LabError(f"no pod {pod!r}; pods: fortio, {', '.join(state.pods) or '(no service pods)'}")
+        return pod
 
     def reset_counters(self) -> None:
         """Zero the counters of every sidecar (client and servers), like Envoy's ``POST /reset_counters``."""
-        state = self._state()
-        self._client_admin(state).reset_counters()
-        for pod in state.pods.values():
-            with contextlib.suppress(OSError):
-                AdminClient("127.0.0.1", pod.admin_port).reset_counters()
+        state = self._healthy_state()
+        for key in (_CLIENT, *state.pods):
+            self._admin(key).reset_counters()
 
     def hosts(self, cluster: str | None = None) -> list[HostStatus]:
         """Host health as the client sidecar sees it (``/clusters``), for one cluster or all outbound ones."""
-        hosts = self._client_admin().clusters()
+        self._healthy_state()
+        hosts = self._admin(_CLIENT).clusters()
         if cluster is not None:
             return [h for h in hosts if h.cluster == cluster]
         return [h for h in hosts if h.cluster.startswith("outbound|")]
 
-    def proxy_config(self, what: str = "cluster") -> str:
-        """The client sidecar's live config as YAML, like ``istioctl proxy-config cluster fortio -o yaml``."""
+    def proxy_config(self, what: str = "cluster", *, pod: str | None = None) -> str:
+        """A sidecar's live config as YAML, like ``istioctl proxy-config cluster <pod> -o yaml``: the fortio
+        pod's by default, or ``pod``'s (``service-go-v1-0``: its ``inbound|80||`` cluster and breaker).
+        ``secret`` lists its mTLS certificates (identity, serial, validity) like ``proxy-config secret``."""
         kinds = {"cluster": ("dynamic_active_clusters", "cluster"), "route": ("dynamic_route_configs",
                  "route_config"), "listener": ("dynamic_listeners", "listener")}
         key = what.rstrip("s")
-        if key not in kinds:
-            raise LabError(f"proxy-config {what!r}: use one of cluster, route, listener")
+        if key not in (*kinds, "secret"):
+            raise LabError(f"proxy-config {what!r}: use one of cluster, route, listener, secret")
+        state = self._healthy_state()
+        if key == "secret":
+            import yaml
+
+            from lablib.mtls.describe import describe_secret
+
+            dumped = self._admin(self._sidecar_key(state, pod)).config_dump("dynamic_active_secrets")
+            return yaml.safe_dump([describe_secret(s) for s in dumped], sort_keys=False)
         resource, field = kinds[key]
-        dump = json.loads(self._client_admin().get("/config_dump", resource=resource))
         items = []
-        for c in dump.get("configs", []):
+        for c in self._admin(self._sidecar_key(state, pod)).config_dump(resource):
             item = c.get(field) or (c.get("active_state") or {}).get(field)
             if item:
                 items.append({k: v for k, v in item.items() if k != "@type"})
@@ -540,16 +647,19 @@ class MeshBackend:
 
     # ----------------------------------------------------------------- responses and faults
     def responses(self, since: float | None = None, *, wait_for: int = 0, timeout: float = 3.0,
-                  offset: int = 0) -> list[ResponseRecord]:
+                  offset: int = 0, pod: str | None = None) -> list[ResponseRecord]:
         """Responses the client sidecar sent (its access log), those started at/after ``since`` (epoch s).
 
         ``wait_for`` waits (up to ``timeout``) until that many records are there: Envoy flushes the log every
         100 ms. ``offset`` skips that many bytes of the log (a run's records start at its ``log_offset``).
+        ``pod``: another client pod's sidecar (``fortio-2``).
         """
+        self._healthy_state()
+        path = self.access_log_of(pod)
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with open(self.access_log_path, "rb") as f:
+                with open(path, "rb") as f:
                     f.seek(offset)
                     text = f.read().decode(errors="replace")
             except FileNotFoundError:
@@ -564,6 +674,7 @@ class MeshBackend:
 
         ``run`` is the ``FortioResult`` that ``fortio()`` returned (or its ``Run``); default the last run.
         """
+        self._healthy_state()
         if run is None:
             run = self.last_run
         elif not isinstance(run, Run):
@@ -574,8 +685,9 @@ class MeshBackend:
             run = found[1]
         if run is None:
             raise LabError("nothing to explain: run lab.fortio(...) first")
-        records = [r for r in self.responses(run.start - 0.001, wait_for=run.requests, offset=run.log_offset)
-                   if r.start_time <= run.end]
+        pod = None if run.client == _CLIENT else run.client
+        records = [r for r in self.responses(run.start - 0.001, wait_for=run.requests, offset=run.log_offset,
+                                             pod=pod) if r.start_time <= run.end]
         server = {pod: counter_deltas(run.server_before.get(pod, {}), after)
                   for pod, after in run.server_after.items()}
         return explain_run(records, client_counters=counter_deltas(run.client_before, run.client_after),
@@ -584,13 +696,14 @@ class MeshBackend:
     def set_fault(self, target: str, *, code: int = 503, fraction: float = 1.0) -> list[str]:
         """Make the app of pod ``target`` (or of every pod of Deployment ``target``) answer ``code`` for
         ``fraction`` of its calls; ``fraction=0`` heals it. Returns the pods changed."""
-        state = self._state()
-        pods = [p for p in state.pods.values() if target in (p.name, p.owner, p.owner.partition("/")[2])]
+        state = self._healthy_state()
+        pods = [p for p in state.pods.values()
+                if not p.client and target in (p.name, p.owner, p.owner.partition("/")[2])]
         if not pods:
             raise LabError(f"no pod or deployment {target!r}; pods: {', '.join(state.pods) or 'none'}")
         body = json.dumps({"code": code, "fraction": fraction}).encode()
         for p in pods:
-            status, text = _app_request(p, "POST", "/fault", body)
+            status, text = _app_request(p, self.dir.logs, "POST", "/fault", body)
             if status != 200:
                 raise LabError(f"set_fault on {p.name}: {status} {text.strip()}")
         return [p.name for p in pods]
@@ -599,8 +712,10 @@ class MeshBackend:
         """Each pod's app counters: ``requests``, ``in_flight`` and ``max_in_flight`` (the concurrency the
         breakers let through to it). ``reset=True`` restarts them after reading."""
         out = {}
-        for name, p in self._state().pods.items():
-            status, text = _app_request(p, "GET", "/stats?reset=1" if reset else "/stats")
+        for name, p in self._healthy_state().pods.items():
+            if p.client:
+                continue
+            status, text = _app_request(p, self.dir.logs, "GET", "/stats?reset=1" if reset else "/stats")
             if status == 200:
                 out[name] = json.loads(text)
         return out
@@ -629,15 +744,29 @@ class MeshBackend:
         return self._state().all_procs()
 
 
-def _app_request(pod: PodState, method: str, path: str, body: bytes | None = None) -> tuple[int, str]:
-    """One request straight to a pod's app (not through its sidecar): the lab's control channel."""
-    conn = http.client.HTTPConnection("127.0.0.1", pod.app_port, timeout=5)
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _app_socket(pod: PodState) -> Path:
+    """service-go's owner-only control socket, relative to the logs dir it runs in (short: sun_path is
+    108 bytes)."""
+    return Path(f"{pod.name}-app.sock")
+
+
+def _app_request(pod: PodState, logs: Path, method: str, path: str, body: bytes | None = None
+                 ) -> tuple[int, str]:
+    """One request straight to a pod's app (not through its sidecar), over its owner-only control socket."""
+    conn = UnixHTTPConnection(logs / _app_socket(pod), timeout=5)
     try:
         conn.request(method, path, body=body, headers={"content-type": "application/json"} if body else {})
         resp = conn.getresponse()
         return resp.status, resp.read().decode()
-    except OSError as exc:
-        raise BackendError(f"pod {pod.name}: service-go on port {pod.app_port} did not answer: {exc}"
+    except (OSError, http.client.HTTPException) as exc:
+        raise BackendError(f"pod {pod.name}: service-go's control socket did not answer: {exc!r}"
                            ) from exc
     finally:
         conn.close()
@@ -646,66 +775,6 @@ def _app_request(pod: PodState, method: str, path: str, body: bytes | None = Non
 def _key(body: dict[str, Any]) -> tuple[str, str, str]:
     meta = body.get("metadata") or {}
     return (str(body.get("kind", "")), str(meta.get("namespace") or "default"), str(meta.get("name", "")))
-
-
-def _update_counts(admin: AdminClient, regex: str) -> tuple[int, int]:
-    """(accepted, rejected) xDS updates of the subscriptions whose stats match ``regex``."""
-    flat = admin.stats(regex + r".*update_(success|rejected|failure)$")
-    ok = sum(v for k, v in flat.items() if k.endswith("update_success"))
-    bad = sum(v for k, v in flat.items() if not k.endswith("update_success"))
-    return ok, bad
-
-
-def _push(admin: AdminClient, path: Path, resources: Iterable[JSONDict], type_url: str, version: int,
-          stat_regex: str, log_path: Path) -> None:
-    """Write one xDS file the way istiod pushes, then wait until Envoy accepted it (EnvoyError if rejected).
-
-    Unchanged resources are not rewritten. A subscription with no stats yet (RDS before any listener uses it)
-    is loaded by whoever subscribes later, so there is nothing to wait for.
-    """
-    resources = list(resources)
-    try:
-        old = json.loads(path.read_text()).get("resources")
-    except (OSError, ValueError):
-        old = None
-    doc = xds.discovery_response(resources, type_url, str(version))
-    if old == doc["resources"]:
-        return
-    ok0, bad0 = _update_counts(admin, stat_regex)
-    subscribed = bool(admin.stats(stat_regex + r".*update_attempt$"))
-    log_size = log_path.stat().st_size if log_path.exists() else 0
-    xds.write_atomic(path, doc)
-    if not subscribed:
-        return
-    deadline = time.monotonic() + _PUSH_TIMEOUT_S
-    while time.monotonic() < deadline:
-        ok, bad = _update_counts(admin, stat_regex)
-        if bad > bad0:
-            raise EnvoyError(f"envoy rejected {path.name} (version {version})",
-                             envoy_output=_log_since(log_path, log_size))
-        if ok > ok0:
-            return
-        time.sleep(0.02)
-    raise EnvoyError(f"envoy did not load {path.name} within {_PUSH_TIMEOUT_S:.0f}s",
-                     envoy_output=_log_since(log_path, log_size))
-
-
-def _log_since(path: Path, offset: int) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            text = f.read().decode(errors="replace").strip()
-    except OSError:
-        return ""
-    return text or log_tail(path)
-
-
-def _check_accepted(admin: AdminClient, log_path: Path, pod: str) -> None:
-    """A sidecar that started but rejected its first config would serve nothing: say so with Envoy's words."""
-    for regex in (r"^cluster_manager\.cds\.", r"^listener_manager\.lds\."):
-        _, bad = _update_counts(admin, regex)
-        if bad:
-            raise EnvoyError(f"the sidecar of pod {pod} rejected its config", envoy_output=log_tail(log_path))
 
 
 def _wait_listening(port: int, *, what: str, timeout: float = 10.0) -> None:

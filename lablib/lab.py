@@ -17,11 +17,18 @@ The embedded lab's lifetime (attach to a running one, owned vs persistent) is de
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from lablib._exceptions import BackendUnavailable, LabError
 from lablib._types import PathLike
 from lablib.backends.base import Backend, ClusterStats, HostStatus, ProgressCallback
+
+if TYPE_CHECKING:
+    from lablib.envoy.access_log import ResponseRecord
+    from lablib.envoy.explain import RunExplanation
+    from lablib.fortio.result import FortioResult
 
 __all__ = ["BACKEND_ENV", "Lab", "choose_backend"]
 
@@ -95,14 +102,34 @@ class Lab:
         """Delete the objects of ``path`` (like ``kubectl delete -f``); a Deployment's pods stop."""
         return self.backend.delete(path)
 
-    def fortio(self, args: str | list[str], *, progress: ProgressCallback | None = None) -> Any:
-        """Run ``fortio load …`` in the fortio pod, through its sidecar; return the ``FortioResult``."""
-        return self.backend.fortio(args, progress=progress)
+    def fortio(self, args: str | list[str], *, pod: str | None = None,
+               progress: ProgressCallback | None = None) -> FortioResult:
+        """Run ``fortio load …`` in the fortio pod (or client pod ``pod``, e.g. ``"fortio-2"``: ``kubectl
+        exec fortio-2``), through its sidecar; return the ``FortioResult``."""
+        return self.backend.fortio(args, pod=pod, progress=progress)
+
+    def fortio_many(self, runs: Mapping[str, str | list[str]]) -> dict[str, FortioResult]:
+        """Run ``fortio load …`` from several client pods at the same time (``{"fortio": args, "fortio-2":
+        args}``): all start together, and this returns when every one has ended, each pod's result by name.
+
+        Each run goes through its own pod's sidecar, so each meets that sidecar's own circuit breakers. If a
+        run fails, the others still finish, then the first failure is raised.
+        """
+        if not runs:
+            raise LabError("fortio_many: no runs given; e.g. {'fortio': 'load -c 20 -n 400 "
+                           "http://service-go/env', 'fortio-2': …}")
+        with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="fortio") as pool:
+            futures = {pod: pool.submit(self.fortio, args, pod=pod) for pod, args in runs.items()}
+            errors = [f.exception() for f in futures.values() if f.exception() is not None]
+        if errors:
+            raise errors[0]  # type: ignore[misc]
+        return {pod: f.result() for pod, f in futures.items()}
 
     def stats(self, cluster: str | None = None, **kwargs: Any) -> ClusterStats | dict[str, ClusterStats]:
         """The client sidecar's stats for ``cluster`` (e.g.
         ``outbound|80||service-go.default.svc.cluster.local``),
-        or for every outbound cluster. Embedded: ``pod=NAME`` reads that pod's inbound sidecar instead."""
+        or for every outbound cluster. Embedded: ``pod=NAME`` reads that pod's sidecar instead (its
+        ``inbound|80||`` cluster; ``pod="fortio"`` is the client)."""
         return self.backend.stats(cluster, **kwargs)
 
     def reset_counters(self) -> None:
@@ -113,9 +140,10 @@ class Lab:
         """Upstream host health as the client sidecar sees it (``/clusters``: ejected hosts show up here)."""
         return self.backend.hosts(cluster)
 
-    def proxy_config(self, what: str = "cluster") -> str:
-        """The client sidecar's config as YAML, like ``istioctl proxy-config cluster fortio -o yaml``."""
-        return self.backend.proxy_config(what)
+    def proxy_config(self, what: str = "cluster", **kwargs: Any) -> str:
+        """The client sidecar's config as YAML, like ``istioctl proxy-config cluster fortio -o yaml``.
+        Embedded: ``pod=NAME`` shows that pod's sidecar (``istioctl proxy-config cluster NAME``)."""
+        return self.backend.proxy_config(what, **kwargs)
 
     def cleanup(self) -> None:
         """Delete everything the lab applied and stop what it started. Idempotent."""
@@ -134,23 +162,17 @@ class Lab:
     def __repr__(self) -> str:
         return f"Lab({self.backend!r})"
 
-    # Extras the embedded backend offers (the kind backend may too).
-    def _extra(self, name: str) -> Any:
-        method = getattr(self.backend, name, None)
-        if method is None:
-            raise LabError(f"the {self.backend.name} backend has no {name}()")
-        return method
-
-    def responses(self, since: float | None = None, **kwargs: Any) -> list[Any]:
+    def responses(self, since: float | None = None, *, wait_for: int = 0, timeout: float = 3.0
+                  ) -> list[ResponseRecord]:
         """Per-response records of the client sidecar's access log (code, Envoy flags UO/UH/…, cluster,
-        host)."""
-        return self._extra("responses")(since, **kwargs)
+        host); ``wait_for`` waits up to ``timeout`` s for that many."""
+        return self.backend.responses(since, wait_for=wait_for, timeout=timeout)
 
-    def explain(self, run: Any = None) -> Any:
+    def explain(self, run: FortioResult | None = None) -> RunExplanation:
         """Every response of the last fortio run attributed to its cause, joined with the overflow
         counters."""
-        return self._extra("explain")(run)
+        return self.backend.explain(run)
 
     def set_fault(self, target: str, *, code: int = 503, fraction: float = 1.0) -> list[str]:
         """Make a pod (or every pod of a Deployment) answer ``code`` for ``fraction`` of calls; 0 heals."""
-        return self._extra("set_fault")(target, code=code, fraction=fraction)
+        return self.backend.set_fault(target, code=code, fraction=fraction)

@@ -6,12 +6,16 @@ The verbs follow kubectl (apply, delete) and Envoy's admin endpoints (stats, clu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from lablib.envoy.upstream import ClusterStats, HostStatus  # re-exported: backends return them
 
 if TYPE_CHECKING:
     from lablib._types import PathLike
+    from lablib.envoy.access_log import ResponseRecord
+    from lablib.envoy.explain import RunExplanation
+    from lablib.fortio.result import FortioResult
 
 __all__ = ["Backend", "ClusterStats", "HostStatus", "ProgressCallback"]
 
@@ -19,52 +23,13 @@ __all__ = ["Backend", "ClusterStats", "HostStatus", "ProgressCallback"]
 ProgressCallback = Callable[[int, int, str], None]
 
 
-@dataclass(frozen=True)
-class ClusterStats:
-    """Envoy's stats for one cluster, as read from the client sidecar's ``/stats``.
-
-    Keys are the stat names without the ``cluster.<name>.`` prefix, e.g. ``upstream_rq_pending_overflow``,
-    ``circuit_breakers.default.rq_open``, ``outlier_detection.ejections_active``.
-    """
-
-    cluster: str
-    values: Mapping[str, int] = field(default_factory=dict)
-
-    def __getitem__(self, stat: str) -> int:
-        return self.values[stat]
-
-    def get(self, stat: str, default: int = 0) -> int:
-        return self.values.get(stat, default)
-
-    @property
-    def overflows(self) -> dict[str, int]:
-        """The breaker counters that explain 503 UO responses, by stat name."""
-        names = ("upstream_rq_pending_overflow", "upstream_rq_active_overflow", "upstream_cx_overflow",
-                 "upstream_rq_retry_overflow")
-        return {n: self.get(n) for n in names}
-
-
-@dataclass(frozen=True)
-class HostStatus:
-    """One upstream host of one cluster, as Envoy's ``/clusters`` shows it (with its health flags)."""
-
-    cluster: str
-    address: str
-    health_flags: tuple[str, ...] = ()
-    stats: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def healthy(self) -> bool:
-        return all(f in ("healthy", "") for f in self.health_flags) if self.health_flags else True
-
-    @property
-    def ejected(self) -> bool:
-        return "/failed_outlier_check" in self.health_flags
-
-
 @runtime_checkable
 class Backend(Protocol):
-    """What a backend must do. Used as a context manager, closing it stops everything it started."""
+    """What a backend must do. Used as a context manager, closing it stops everything it started.
+
+    ``Lab`` and the notebooks call nothing else; a verb a backend cannot do raises ``BackendUnavailable``
+    with the reason.
+    """
 
     name: str
 
@@ -74,11 +39,15 @@ class Backend(Protocol):
     def delete(self, path: PathLike) -> list[str]:
         """Delete every object in ``path`` that exists (tolerates ones already gone)."""
 
-    def fortio(self, args: str | list[str], *, progress: ProgressCallback | None = None) -> Any:
-        """Run ``fortio load …`` from the fortio pod; return the parsed result (``lablib.fortio`` record)."""
+    def fortio(self, args: str | list[str], *, pod: str | None = None,
+               progress: ProgressCallback | None = None) -> FortioResult:
+        """Run ``fortio load …`` from the fortio pod (or client pod ``pod``); return the parsed result
+        (``-curl``: one call)."""
 
-    def stats(self, cluster: str | None = None) -> ClusterStats | dict[str, ClusterStats]:
-        """Client sidecar stats for one Envoy cluster (or all ``outbound|`` clusters)."""
+    def stats(self, cluster: str | None = None, *, pod: str | None = None
+              ) -> ClusterStats | dict[str, ClusterStats]:
+        """Client sidecar stats for one Envoy cluster (or all ``outbound|`` clusters); with ``pod``, that
+        pod's sidecar (its ``inbound|`` clusters)."""
 
     def reset_counters(self) -> None:
         """Zero the client sidecar's counters (Envoy ``POST /reset_counters``)."""
@@ -86,8 +55,22 @@ class Backend(Protocol):
     def hosts(self, cluster: str | None = None) -> list[HostStatus]:
         """Host health as the client sidecar sees it (Envoy ``/clusters``)."""
 
-    def proxy_config(self, what: str = "cluster") -> str:
-        """The client sidecar's config as YAML, like ``istioctl proxy-config cluster fortio -o yaml``."""
+    def proxy_config(self, what: str = "cluster", *, pod: str | None = None) -> str:
+        """The client sidecar's config as YAML, like ``istioctl proxy-config cluster fortio -o yaml``; with
+        ``pod``, that pod's sidecar."""
+
+    def responses(self, since: float | None = None, *, wait_for: int = 0, timeout: float = 3.0
+                  ) -> list[ResponseRecord]:
+        """The client sidecar's access log: one record per response (code, Envoy flags, cluster, host),
+        those started at/after ``since`` (epoch seconds); ``wait_for`` waits up to ``timeout`` s until that
+        many are there (Envoy flushes its log on a timer)."""
+
+    def explain(self, run: FortioResult | None = None) -> RunExplanation:
+        """Every response of a fortio run (default: the last) by cause, next to the counters it moved."""
+
+    def set_fault(self, target: str, *, code: int = 503, fraction: float = 1.0) -> list[str]:
+        """Make the app of pod ``target`` (or of each pod of Deployment ``target``) answer ``code`` for
+        ``fraction`` of its calls (service-go's ``POST /fault``); 0 heals. Returns the pods changed."""
 
     def cleanup(self) -> None:
         """Delete everything the lab applied and stop what it started. Idempotent."""

@@ -3,11 +3,13 @@
 - ``tool_dir``: a directory of tiny executables standing in for ``docker``/``kind``/``istioctl``
   (detection tests only: they print what the real tools print and exit with their exit codes, and run
   through the real subprocess path). ``PATH`` is set to that directory alone.
-- ``kube_api``: a real HTTP server on 127.0.0.1 (allocated port) that speaks the part of the Kubernetes API
-  the backend uses: discovery (``/version``, ``/api``, ``/apis``, resource lists for core/v1, apps/v1 and
-  networking.istio.io), server-side apply (``PATCH`` with ``application/apply-patch+yaml``, ``dryRun=All``),
-  get, list with ``labelSelector``, and delete. It keeps objects in memory and records every request, so the
-  real ``kubernetes`` client sends real requests over a socket and tests assert on what went over the wire.
+- ``kube_api``: a hand-written HTTP server on 127.0.0.1 that speaks just enough of the Kubernetes API
+  (discovery, server-side apply, get, list, delete) to reach the one thing the real API server of the
+  ``apiserver`` tier cannot show without a kubelet: the **exec stream**. Its ``pods/NAME/exec`` endpoint
+  answers over a real WebSocket in Kubernetes' v4 channel protocol (stdout, stderr, exit status), so
+  tests/kind/test_exec.py checks the framing and what fortio/pilot-agent output becomes. Everything else
+  (apply, re-apply, conflicts, delete, cleanup, rollback, CRDs, the context guard) is tested against a real
+  kube-apiserver in tests/apiserver/; do not add such tests here.
 - ``write_kubeconfig``: writes a real kubeconfig file (several contexts) for the real config loader.
 """
 
@@ -20,7 +22,8 @@ import json
 import stat
 import struct
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -186,6 +189,7 @@ class Request:
     content_type: str
     body: Any
     authorization: str
+    at: float = field(default_factory=time.time)  # when it arrived (epoch seconds)
 
 
 #: What a container answers to an exec: (stdout, stderr, exit code).
@@ -197,14 +201,19 @@ class KubeAPI:
     """State of the local API server: objects by (groupVersion-less group, plural, namespace, name).
 
     ``exec_replies`` maps (pod, container, command[0], command[1:]…) prefixes to what the command "prints":
-    the exec endpoint streams it back over a real WebSocket in Kubernetes' v4 channel protocol.
+    the exec endpoint streams it back over a real WebSocket in Kubernetes' v4 channel protocol. A list of
+    replies is answered in order (the last one repeats). ``logs`` maps (pod, container) to what
+    ``pods/NAME/log`` returns (``kubectl logs``), or to a function called at request time that returns it.
     """
 
     url: str = ""
     objects: dict[tuple[str, str, str | None, str], dict] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    exec_replies: dict[tuple[str, ...], ExecReply] = field(default_factory=dict)
+    exec_replies: dict[tuple[str, ...], ExecReply | list[ExecReply]] = field(default_factory=dict)
+    logs: dict[tuple[str, str], str | Callable[[], str]] = field(default_factory=dict)
+    #: what ``/version`` answers (major, minor)
+    version: tuple[str, str] = ("1", "33")
     #: groupVersions served (drop the networking.istio.io ones for "a cluster without Istio")
     served: dict[str, list[dict]] = field(default_factory=lambda: dict(RESOURCES))
 
@@ -213,7 +222,10 @@ class KubeAPI:
         best = max((k for k in self.exec_replies if key[:len(k)] == k), key=len, default=None)
         if best is None:
             return "", f"exec: no reply recorded for {' '.join(command)}\n", 127
-        return self.exec_replies[best]
+        reply = self.exec_replies[best]
+        if isinstance(reply, list):
+            return reply.pop(0) if len(reply) > 1 else reply[0]
+        return reply
 
     def execs(self) -> list[Request]:
         return [r for r in self.requests if r.path.endswith("/exec")]
@@ -333,6 +345,17 @@ def _make_handler(api: KubeAPI):
                 return
             with api.lock:
                 api.requests.append(req)
+                if parts.path.endswith("/log"):  # pods/NAME/log: plain text, like the real endpoint
+                    seg = parts.path.strip("/").split("/")
+                    container = (req.query.get("container") or [""])[0]
+                    log = api.logs.get((seg[-2], container), "")
+                    text = (log() if callable(log) else log).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(text)))
+                    self.end_headers()
+                    self.wfile.write(text)
+                    return
                 code, doc = self._route(req)
             self._send(code, doc)
 
@@ -341,7 +364,9 @@ def _make_handler(api: KubeAPI):
         def _route(self, req: Request) -> tuple[int, Any]:
             path = req.path.rstrip("/")
             if path == "/version":
-                return 200, {"major": "1", "minor": "33", "gitVersion": "v1.33.1", "platform": "linux/amd64"}
+                major, minor = api.version
+                return 200, {"major": major, "minor": minor, "gitVersion": f"v{major}.{minor.rstrip('+')}.1",
+                             "platform": "linux/amd64"}
             if path == "/api":
                 return 200, {"kind": "APIVersions", "versions": ["v1"]}
             if path == "/apis":
@@ -443,5 +468,6 @@ def lab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "lablib-home"
     monkeypatch.setenv("LABLIB_HOME", str(home))
     monkeypatch.delenv("LABLIB_ALLOW_CONTEXTS", raising=False)
+    monkeypatch.delenv("LABLIB_CONTEXT", raising=False)
     monkeypatch.delenv("KUBECONFIG", raising=False)
     return home

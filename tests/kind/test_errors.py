@@ -122,3 +122,11 @@ def test_timeouts_and_os_errors():
     with pytest.raises(lablib.BackendError, match=r"read: .*Permission denied") as err, _map_errors("read"):
         raise PermissionError(13, "Permission denied")
     assert not isinstance(err.value, lablib.BackendUnavailable)
+
+
+def test_a_model_that_rejects_the_servers_answer_is_a_backend_error():
+    from kubernetes.client.models import V1OwnerReference
+
+    expected = r"^listing pods: unexpected answer from the API server \("
+    with pytest.raises(lablib.BackendError, match=expected), _map_errors("listing pods"):
+        V1OwnerReference(kind="ReplicaSet", name="x", api_version=None, uid=None)  # a partial answer

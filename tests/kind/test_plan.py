@@ -49,7 +49,15 @@ def test_apply_requests_label_every_object_and_leave_the_manifest_alone(rel):
         # Everything else is the manifest as written (labels it had are kept).
         for key, value in (obj.body["metadata"].get("labels") or {}).items():
             assert req.body["metadata"]["labels"][key] == value
-        assert req.body["spec"] == obj.body["spec"]
+        # Everything else is the manifest as written, but for ports spelled out as the server defaults them.
+        spec = copy.deepcopy(obj.body["spec"])
+        for port in spec.get("ports", []) if obj.kind == "Service" else []:
+            port.setdefault("protocol", "TCP")
+        pod_spec = spec.get("template", {}).get("spec", spec)
+        for container in pod_spec.get("containers", []) if obj.kind != "Service" else []:
+            for port in container.get("ports", []):
+                port.setdefault("protocol", "TCP")
+        assert req.body["spec"] == spec
         assert req.field_manager == "lablib" and req.force_conflicts is True
         assert "status" not in req.body
 
@@ -82,7 +90,7 @@ def test_namespaces_and_crds_go_first_and_cluster_scoped_objects_have_no_namespa
 
 @pytest.mark.parametrize("bad", ["Istio_CB", "-lab", "a" * 51, ""])
 def test_lab_names_must_be_dns_labels(bad):
-    with pytest.raises(ValueError, match="lowercase DNS label"):
+    with pytest.raises(lablib.LabError, match="lowercase DNS label"):
         plan.check_lab_name(bad)
 
 
@@ -234,7 +242,8 @@ def test_cli_commands(tmp_path):
     assert build[:6] == ["docker", "build", "-t", "lablib/service-go:v2", "--build-arg", "VERSION=v2"]
     assert Path(build[build.index("-f") + 1]).is_file() and build[-1] == str(REPO)
     assert plan.istioctl_install_command(kc, "kind-istio-cb-lab") == [
-        "istioctl", "install", "--set", "profile=minimal", "-y", "--context", "kind-istio-cb-lab",
+        "istioctl", "install", "--set", "profile=minimal", "--set", "meshConfig.accessLogFile=/dev/stdout",
+        "-y", "--context", "kind-istio-cb-lab",
         "--kubeconfig", str(kc)]
     assert plan.istioctl_proxy_config_command("cluster", "fortio", "default", None, "prod") == [
         "istioctl", "proxy-config", "cluster", "fortio.default", "-o", "yaml", "--context", "prod"]
@@ -293,7 +302,9 @@ def test_fortio_failure_quotes_its_stderr():
         fortio_output(command, failed)
 
 
-def test_fortio_curl_returns_the_response_text():
+def test_fortio_curl_is_a_one_call_result_keeping_the_response_text():
     command = plan.fortio_command("load -curl http://service-go/env")
-    text = 'HTTP/1.1 200 OK\r\nserver: envoy\r\n\r\n{"message":"go v1"}'
-    assert fortio_output(command, ExecResult(stdout=text, stderr="", returncode=0)) == text
+    text = 'HTTP/1.1 503 Service Unavailable\r\nserver: envoy\r\n\r\n{"message":"go v1"}'
+    result = fortio_output(command, ExecResult(stdout=text, stderr="", returncode=0))
+    assert (result.codes, result.count, result.source) == ({503: 1}, 1, "fortio-curl")
+    assert result.raw == {"curl": text}

@@ -12,7 +12,7 @@ cluster).
 Kubernetes context may be touched, ``_state`` records what the lab created. See docs/cluster-backend.md.
 """
 
-from lablib.backends.kind._backend import DEFAULT_TIMEOUTS, KindBackend
+from lablib.backends.kind._backend import CONTEXT_ENV, DEFAULT_TIMEOUTS, MIN_KUBERNETES, KindBackend
 from lablib.backends.kind._detect import INSTALL_HINTS, Detection, detect
 from lablib.backends.kind._plan import FIELD_MANAGER, LAB_LABEL
 from lablib.backends.kind._safety import ALLOW_ENV, KubeContext, allowed_contexts, check_context, load_context
@@ -20,10 +20,12 @@ from lablib.backends.kind._state import State, state_dir
 
 __all__ = [
     "ALLOW_ENV",
+    "CONTEXT_ENV",
     "DEFAULT_TIMEOUTS",
     "FIELD_MANAGER",
     "INSTALL_HINTS",
     "LAB_LABEL",
+    "MIN_KUBERNETES",
     "Detection",
     "KindBackend",
     "KubeContext",

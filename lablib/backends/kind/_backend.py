@@ -14,27 +14,41 @@ Every request is planned by ``_plan`` (pure) and executed here; every error pass
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lablib._exceptions import BackendUnavailable, ClusterSafetyError, FortioError
+from lablib._exceptions import BackendError, BackendUnavailable, ClusterSafetyError, FortioError, LabError
 from lablib.backends.base import ClusterStats, HostStatus, ProgressCallback
 from lablib.backends.kind import _plan as plan
 from lablib.backends.kind._detect import INSTALL_HINTS, detect
-from lablib.backends.kind._errors import _map_errors
+from lablib.backends.kind._errors import _map_errors, api_message
 from lablib.backends.kind._exec import ExecResult, run_cli, run_exec
 from lablib.backends.kind._safety import KubeContext, check_context, load_context
 from lablib.backends.kind._state import State
 
 if TYPE_CHECKING:
     from lablib._types import PathLike
+    from lablib.envoy.access_log import ResponseRecord
+    from lablib.envoy.explain import RunExplanation
+    from lablib.fortio.result import FortioResult
 
-__all__ = ["DEFAULT_TIMEOUTS", "KindBackend", "fortio_output", "repo_root"]
+__all__ = ["CONTEXT_ENV", "DEFAULT_TIMEOUTS", "MIN_KUBERNETES", "KindBackend", "fortio_output", "repo_root"]
+
+#: The context ``KindBackend(context=None)`` uses when set (an existing cluster, which must still be allowed):
+#: how a notebook that only says ``Lab(backend="kind")`` is pointed at one.
+CONTEXT_ENV = "LABLIB_CONTEXT"
+
+#: The oldest Kubernetes the backend works with (server-side apply with dry run and field managers, tested
+#: on a real 1.20 API server in the ``apiserver`` test tier).
+MIN_KUBERNETES = (1, 20)
 
 #: Seconds allowed for each slow step. kind and istioctl wait themselves; these bound them.
 DEFAULT_TIMEOUTS: dict[str, float] = {
@@ -59,18 +73,45 @@ def repo_root() -> Path:
     return root
 
 
-def fortio_output(command: list[str], result: ExecResult) -> Any:
-    """What ``fortio(…)`` returns for one exec: the parsed ``-json -`` result (stdout), the text of a
-    ``-curl`` run, or a FortioError quoting the end of fortio's stderr when it failed."""
+def fortio_output(command: list[str], result: ExecResult) -> FortioResult:
+    """What ``fortio(…)`` returns for one exec: the parsed ``-json -`` result (stdout), a one-call result
+    for a ``-curl`` run (the response text in ``raw["curl"]``), or a FortioError quoting the end of fortio's
+    stderr when it failed."""
     if result.returncode != 0 or not result.stdout.strip():
         tail = "\n".join(result.stderr.strip().splitlines()[-10:]) or "(no output)"
         shown = " ".join(command)
         raise FortioError(f"`{shown}` in the fortio pod exited with status {result.returncode}:\n{tail}")
     if "-json" not in command:
-        return result.stdout
+        return curl_result(command[-1], result.stdout)
     from lablib.fortio import read_result
 
     return read_result(result.stdout)
+
+
+def curl_result(url: str, text: str) -> FortioResult:
+    """``fortio load -curl``'s output (status line, headers, body) as a one-call FortioResult."""
+    import re
+
+    from lablib.fortio.result import FortioResult
+
+    status = re.search(r"^HTTP/\S+ (\d{3})", text, re.M)
+    code = int(status.group(1)) if status else -1
+    return FortioResult(codes={code: 1}, count=1, num_threads=1, qps=0.0, requested_qps=0.0, duration_s=0.0,
+                        avg_s=0.0, min_s=0.0, max_s=0.0, stddev_s=0.0, percentiles={}, sockets=1,
+                        sockets_per_thread=[1], histogram=None, errors_histogram=None, url=url, labels="",
+                        version="", source="fortio-curl", raw={"curl": text}, exactly=1)
+
+
+@dataclass(frozen=True)
+class ClusterRun:
+    """One ``fortio()`` run as ``explain()`` needs it: when, and the client sidecar's stats around it."""
+
+    result: FortioResult
+    start: float
+    end: float
+    before: dict[str, ClusterStats] | None
+    after: dict[str, ClusterStats] | None
+    pod: str  # the client pod it ran in
 
 
 def _print_progress(done: int, total: int, message: str) -> None:
@@ -88,7 +129,7 @@ class KindBackend:
         allow_contexts: contexts (besides kind clusters the lab created) the lab may apply to and delete from;
             ``$LABLIB_ALLOW_CONTEXTS`` (comma-separated) adds to it.
         context: None (or ``kind-<name>``) = a kind cluster of the lab's own; any other name = that existing
-            cluster, which must be allowed and already run Istio.
+            cluster, which must be allowed and already run Istio. None takes ``$LABLIB_CONTEXT`` when set.
         progress: called with (done, total, message) during slow steps; default prints to stderr.
         kubeconfig: kubeconfig for ``context`` (default: ``$KUBECONFIG`` or ``~/.kube/config``). The lab's own
             kind cluster always uses the lab's kubeconfig in the state directory.
@@ -103,6 +144,7 @@ class KindBackend:
                  istio_profile: str = "minimal", state_dir: PathLike | None = None,
                  build_images: bool = True, timeouts: dict[str, float] | None = None) -> None:
         self.name = plan.check_lab_name(name)
+        context = context if context is not None else (os.environ.get(CONTEXT_ENV) or None)
         self.namespace = namespace
         self.allow_contexts = tuple(allow_contexts)
         self.own_cluster = context is None or context == f"kind-{name}"
@@ -118,6 +160,10 @@ class KindBackend:
         self._exec_api: Any = None  # a second ApiClient: the exec stream patches its client while it runs
         self._dyn: Any = None      # kubernetes.dynamic.DynamicClient
         self._applied: dict[tuple[str, str | None, str], Any] = {}  # (kind, namespace, name) -> Manifest
+        self._discovery_dir: Path | None = None
+        self._runs: dict[int, ClusterRun] = {}  # id(FortioResult) -> its run, for explain()
+        self.last_run: ClusterRun | None = None
+        self.server_version: tuple[int, int] | None = None
         self._started = False
 
     # -- context manager -------------------------------------------------------------------------------------
@@ -148,7 +194,8 @@ class KindBackend:
         if self.own_cluster:
             self._start_kind(say)
         else:
-            self._connect(say)
+            if self._dyn is None:  # cleanup() may have connected already
+                self._connect(say)
             self._require_istio()
         self._label_namespace(say)
         self._started = True
@@ -220,11 +267,33 @@ class KindBackend:
             raise
         self._ctx, self._api = ctx, api
         self._exec_api = client.ApiClient(configuration=api.configuration)
-        cache = self._state.directory / f"discovery-{ctx.name}.json"
+        self.server_version = self._check_version()
+        # A discovery cache of this connection's own: the client's on-disk cache never expires and is shared
+        # by every process, so a deleted CRD would still look served (and a new one missing).
         self._state.directory.mkdir(parents=True, exist_ok=True)
+        self._discovery_dir = Path(tempfile.mkdtemp(prefix="discovery-", dir=self._state.directory))
         with _map_errors(f"API discovery on {ctx.server}"):
-            self._dyn = dynamic.DynamicClient(api, cache_file=str(cache))
+            self._dyn = dynamic.DynamicClient(api, cache_file=str(self._discovery_dir / "cache.json"))
         say(0, 0, f"connected to {ctx.name} ({ctx.server})")
+
+    def _check_version(self) -> tuple[int, int]:
+        """The API server's (major, minor); BackendUnavailable when it is older than MIN_KUBERNETES."""
+        import json
+        import re
+
+        from kubernetes import client
+
+        with _map_errors(f"reading the Kubernetes version of {self.context_name} (GET /version)"):
+            raw = client.VersionApi(self._api).get_code(_preload_content=False)
+            info = json.loads(raw.data or b"{}")
+        digits = [re.match(r"\d+", str(info.get(k) or "")) for k in ("major", "minor")]
+        version = (int(digits[0].group()) if digits[0] else 0, int(digits[1].group()) if digits[1] else 0)
+        if version < MIN_KUBERNETES:
+            raise BackendUnavailable(
+                f"context {self.context_name!r} runs Kubernetes {info.get('gitVersion', '?')}; the lab needs "
+                f"{'.'.join(map(str, MIN_KUBERNETES))} or newer (server-side apply with dry run). Create a "
+                f"newer cluster (kind >= v0.11 makes 1.21+ nodes)")
+        return version
 
     def _istiod_ready(self) -> bool:
         from kubernetes import client
@@ -243,9 +312,7 @@ class KindBackend:
 
     def _require_istio(self) -> None:
         """An existing cluster must already run Istio: its DestinationRule kind must be served."""
-        with _map_errors("looking up networking.istio.io DestinationRule"):
-            found = self._dyn.resources.search(group="networking.istio.io", kind="DestinationRule")
-        if not found:
+        if self._preferred("networking.istio.io", "DestinationRule") is None:
             raise BackendUnavailable(
                 f"context {self.context_name!r} does not serve networking.istio.io (Istio is not installed); "
                 f"install it with `istioctl install --set profile=minimal -y --context {self.context_name}` "
@@ -273,33 +340,109 @@ class KindBackend:
 
     def _label_namespace(self, say: ProgressCallback) -> None:
         req = plan.injection_label_request(self.namespace)
-        say(0, 0, f"labelling namespace {self.namespace} istio-injection=enabled")
+        if self._read("v1", "Namespace", self.namespace, None) is None:
+            # Labelling creates it: record that first, so cleanup deletes it (injection label and all).
+            assert self._ctx is not None
+            self._state.record_namespace(self._ctx.name, self.name, self.namespace)
+            say(0, 0, f"creating namespace {self.namespace} with istio-injection=enabled")
+        else:
+            say(0, 0, f"labelling namespace {self.namespace} istio-injection=enabled")
         self._send_apply(req)
 
     # -- requests --------------------------------------------------------------------------------------------
     def _resource(self, api_version: str, kind: str) -> Any:
-        with _map_errors(f"looking up {api_version} {kind}"):
+        """The API resource for (apiVersion, kind); a clear error when the server does not serve it."""
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+        # search() has re-discovered once before it gives up
+        with _map_errors(f"looking up {api_version} {kind}"), contextlib.suppress(ResourceNotFoundError):
             return self._dyn.resources.get(api_version=api_version, kind=kind)
+        raise self._not_served(api_version, kind)
+
+    def _not_served(self, api_version: str, kind: str) -> BackendUnavailable:
+        hint = ""
+        if api_version.startswith("networking.istio.io/"):
+            hint = (f"; Istio's CRDs are not installed (`istioctl install --set profile=minimal -y --context "
+                    f"{self.context_name}`, {INSTALL_HINTS['istioctl']})")
+        return BackendUnavailable(f"context {self.context_name!r}: this cluster does not serve {api_version} "
+                                  f"{kind}{hint}")
+
+    def _rediscover(self) -> None:
+        """Forget what discovery knew (after a 404 that says a kind may have gone, e.g. a deleted CRD)."""
+        with _map_errors(f"API discovery on {self._ctx.server if self._ctx else self.context_name}"):
+            self._dyn.resources.invalidate_cache()
 
     def _preferred(self, group: str, kind: str) -> Any | None:
         """The preferred version of (group, kind), or None when the server does not serve it."""
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
         from kubernetes.dynamic.resource import ResourceList
 
         with _map_errors(f"looking up {group or 'core'} {kind}"):
-            found = self._dyn.resources.search(prefix="apis" if group else "api", group=group or None,
-                                               kind=kind)
+            try:
+                found = self._dyn.resources.search(prefix="apis" if group else "api", group=group or None,
+                                                   kind=kind)
+            except ResourceNotFoundError:  # the group itself is gone
+                found = []
         found = [r for r in found if not isinstance(r, ResourceList) and r.group == group]
         found.sort(key=lambda r: not r.preferred)
         return found[0] if found else None
 
     def _send_apply(self, req: plan.ApplyRequest, *, dry_run: bool = False) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
         resource = self._resource(req.api_version, req.kind)
         with _map_errors(f"{'dry-run ' if dry_run else ''}apply {req.ref}"):
-            return self._dyn.server_side_apply(resource, body=req.body, name=req.name,
-                                               namespace=req.namespace,
-                                               field_manager=req.field_manager,
-                                               force_conflicts=req.force_conflicts,
-                                               dry_run="All" if dry_run else None)
+            try:
+                return self._with_retry_after(lambda: self._dyn.server_side_apply(
+                    resource, body=req.body, name=req.name, namespace=req.namespace,
+                    field_manager=req.field_manager, force_conflicts=req.force_conflicts,
+                    dry_run="All" if dry_run else None))
+            except ApiException as exc:
+                if exc.status == 404:  # the kind may have gone since discovery (its CRD deleted)
+                    self._rediscover()
+                    if self._preferred(plan.group_of(req.api_version), req.kind) is None:
+                        raise self._not_served(req.api_version, req.kind) from exc
+                if exc.status == 500 and self.server_version is not None and self.server_version < (1, 21):
+                    raise BackendError(
+                        f"apply {req.ref}: the API server failed (HTTP 500: {api_message(exc)}); Kubernetes "
+                        f"{self.server_version[0]}.{self.server_version[1]} has server-side-apply bugs "
+                        f"fixed in 1.21: use a cluster of Kubernetes 1.21 or newer") from exc
+                raise
+
+    def _with_retry_after(self, send: Callable[[], Any], attempts: int = 20) -> Any:
+        """Send; when the server says "try again" (429, or 500 ServerTimeout with ``retryAfterSeconds``, e.g.
+        a Pod in a namespace whose ServiceAccount token is not made yet), wait as told and send again."""
+        import json
+
+        from kubernetes.client.exceptions import ApiException
+
+        for attempt in range(attempts):
+            try:
+                return send()
+            except ApiException as exc:
+                with contextlib.suppress(ValueError, TypeError):
+                    status = json.loads(exc.body or "{}")
+                    if isinstance(status, dict) and attempt + 1 < attempts and (
+                            exc.status == 429 or status.get("reason") == "ServerTimeout"):
+                        wait = (status.get("details") or {}).get("retryAfterSeconds") or 1
+                        time.sleep(min(float(wait), 5.0))
+                        continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read(self, api_version: str, kind: str, name: str, namespace: str | None) -> dict[str, Any] | None:
+        """The object as the server has it now, or None when it does not exist (or its kind is not served)."""
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        try:
+            resource = self._resource(api_version, kind)
+        except BackendUnavailable:
+            return None
+        with _map_errors(f"reading {kind}/{name}"):
+            try:
+                return self._dyn.get(resource, name=name, namespace=namespace).to_dict()
+            except NotFoundError:
+                return None
 
     def _send_delete(self, req: plan.DeleteRequest) -> bool:
         """Delete one object; False when it was already gone."""
@@ -328,6 +471,8 @@ class KindBackend:
 
         say = progress or self._progress
         objects = load_file(path, context=tuple(self._applied.values()))
+        if self._started:  # another handle's cleanup may have deleted the lab's namespace since
+            self._label_namespace(say)
         self._ensure()
         requests = plan.plan_apply(objects, lab=self.name, namespace=self.namespace)
         new_namespaces = {r.name for r in requests if r.kind == "Namespace"}
@@ -336,14 +481,66 @@ class KindBackend:
                 self._send_apply(req, dry_run=True)
         assert self._ctx is not None
         self._state.record_applied(self._ctx.name, self.name, [(r.api_version, r.kind) for r in requests])
-        for i, req in enumerate(requests):
-            self._send_apply(req)
-            say(i + 1, len(requests), f"{req.ref} serverside-applied")
+        # The dry run cannot catch everything (a 1.20 server allocates a Service's clusterIP only for real):
+        # keep what each object was, so a rejection part-way can put back what this apply changed.
+        before = [self._read(r.api_version, r.kind, r.name, r.namespace) for r in requests]
+        done: list[int] = []
+        try:
+            for i, req in enumerate(requests):
+                self._send_apply(req)
+                done.append(i)
+                say(i + 1, len(requests), f"{req.ref} serverside-applied")
+        except LabError as exc:
+            raise self._roll_back([(requests[i], before[i]) for i in reversed(done)], exc) from exc
         for obj in objects:  # the lab's view for cross-object validation of later files
             (one,) = plan.plan_apply([obj], lab=self.name, namespace=self.namespace)
             self._applied[(one.kind, one.namespace, one.name)] = obj
         self._wait_ready(requests, say)
         return [r.ref for r in requests]
+
+    def _roll_back(self, done: list[tuple[plan.ApplyRequest, dict[str, Any] | None]],
+                   cause: LabError) -> BackendError:
+        """Undo the applies in ``done`` (newest first): delete what they created, put back what they changed
+        (the previous object, its field managers included). Returns the error to raise."""
+        restored, failed = [], []
+        for req, previous in done:
+            try:
+                if previous is None:
+                    self._send_delete(plan.DeleteRequest(req.api_version, req.kind, req.name, req.namespace))
+                else:
+                    self._restore(req, previous)
+                restored.append(req.ref)
+            except LabError as exc:
+                failed.append(f"{req.ref} ({exc})")
+        if failed:
+            return BackendError(f"{cause}\nRolling back failed for {', '.join(failed)}; "
+                                f"rolled back: {', '.join(restored) or 'nothing'}. Run cleanup() to remove "
+                                f"what the lab applied.")
+        undone = f" (rolled back {', '.join(restored)})" if restored else ""
+        return BackendError(f"{cause}\nNothing was applied{undone}.")
+
+    def _restore(self, req: plan.ApplyRequest, previous: dict[str, Any]) -> None:
+        """PUT the previous object back over the one this apply changed (current resourceVersion)."""
+        resource = self._resource(req.api_version, req.kind)
+        body = dict(previous)
+        current = self._read(req.api_version, req.kind, req.name, req.namespace)
+        meta = dict(body.get("metadata") or {})
+        if current is not None:
+            meta["resourceVersion"] = (current.get("metadata") or {}).get("resourceVersion")
+        body["metadata"] = meta
+        with _map_errors(f"restoring {req.ref}"):
+            if current is None:
+                meta.pop("resourceVersion", None)
+                self._dyn.create(resource, body=body, namespace=req.namespace)
+                return
+            self._dyn.replace(resource, body=body, name=req.name, namespace=req.namespace,
+                              field_manager=req.field_manager)
+            # The PUT's changes count as the PUT's; a patch that changes nothing but managedFields sets them,
+            # so field ownership is what it was too.
+            if previous.get("metadata", {}).get("managedFields"):
+                self._dyn.patch(resource, body={"metadata": {"managedFields": previous["metadata"][
+                    "managedFields"]}}, name=req.name, namespace=req.namespace,
+                    content_type="application/merge-patch+json")
 
     def _wait_ready(self, requests: list[plan.ApplyRequest], say: ProgressCallback) -> None:
         watched = [r for r in requests if r.kind in ("Deployment", "Pod")]
@@ -368,13 +565,14 @@ class KindBackend:
 
         self._wait(ready, "applied workloads ready", self.timeouts["ready"], say)
 
-    def _wait(self, condition: Callable[[], bool], what: str, timeout: float, say: ProgressCallback) -> None:
+    def _wait(self, condition: Callable[[], bool], what: str, timeout: float, say: ProgressCallback,
+              period: float = 2.0) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
                 with _map_errors(what):
                     raise TimeoutError(f"not {what} after {timeout:g} s")
-            time.sleep(2.0)
+            time.sleep(period)
 
     def delete(self, path: PathLike) -> list[str]:
         """Delete every object in ``path`` that exists (like ``kubectl delete -f --ignore-not-found``)."""
@@ -390,12 +588,7 @@ class KindBackend:
         return list(reversed(deleted))
 
     def _fortio_pod(self) -> str:
-        from kubernetes import client
-
-        with _map_errors("listing fortio pods"):
-            pods = client.CoreV1Api(self._api).list_namespaced_pod(self.namespace,
-                                                                   label_selector="app=fortio")
-        items = self._api.sanitize_for_serialization(pods).get("items", [])
+        items = self._pods(selector="app=fortio")
         pod = plan.pick_pod(items, app="fortio", container=plan.FORTIO_CONTAINER)
         if pod is None:
             raise FortioError(f"no running fortio pod (label app=fortio) in namespace {self.namespace}; "
@@ -403,29 +596,71 @@ class KindBackend:
         return pod
 
     def _exec(self, req: plan.ExecRequest, *, timeout: float,
-              on_stderr: Callable[[str], None] | None = None) -> ExecResult:
+              on_stderr: Callable[[str], None] | None = None, what: str | None = None) -> ExecResult:
         from kubernetes import client
 
-        with _map_errors(f"`{req.kubectl()}`"):
+        with _map_errors(what or f"`{req.kubectl()}`"):
             return run_exec(client.CoreV1Api(self._exec_api), req, timeout=timeout, on_stderr=on_stderr)
 
-    def fortio(self, args: str | list[str], *, progress: ProgressCallback | None = None) -> Any:
-        """``kubectl exec fortio -c fortio -- /usr/bin/fortio load … -json -``; returns the parsed
-        ``lablib.fortio`` result (stdout is the JSON, stderr fortio's log). ``-curl`` returns the response
-        text."""
+    def fortio(self, args: str | list[str], *, pod: str | None = None,
+               progress: ProgressCallback | None = None) -> FortioResult:
+        """``kubectl exec fortio -c fortio -- /usr/bin/fortio load … -json -`` (``pod``: exec into that
+        client pod instead, e.g. ``fortio-2``); returns the parsed
+        ``lablib.fortio`` result (stdout is the JSON, stderr fortio's log). A ``-curl`` run returns a one-call
+        result with the response text in ``raw["curl"]``. The client sidecar's stats are read before and
+        after, for ``explain()``."""
         say = progress or self._progress
         command = plan.fortio_command(args)
         self._ensure()
-        pod = self._fortio_pod()
-        req = plan.ExecRequest(pod, self.namespace, plan.FORTIO_CONTAINER, command)
+        req = plan.ExecRequest(self._pod(pod), self.namespace, plan.FORTIO_CONTAINER, command)
         say(0, 0, req.kubectl())
+        before = self._outbound_stats_or_none(req.pod)
+        start = time.time()
         result = self._exec(req, timeout=self.timeouts["exec"],
                             on_stderr=lambda chunk: [say(0, 0, line) for line in chunk.splitlines() if line])
-        return fortio_output(command, result)
+        end = time.time()
+        parsed = fortio_output(command, result)
+        self.last_run = ClusterRun(parsed, start, end, before, self._outbound_stats_or_none(req.pod), req.pod)
+        self._runs[id(parsed)] = self.last_run
+        while len(self._runs) > 64:  # the recent runs stay explainable, not every run of a long session
+            del self._runs[next(iter(self._runs))]
+        return parsed
 
-    def _admin(self, method: str, path: str) -> str:
+    def _outbound_stats_or_none(self, pod: str) -> dict[str, ClusterStats] | None:
+        from lablib.envoy.admin import split_by_cluster
+
+        with contextlib.suppress(LabError):
+            return split_by_cluster(self._flat_stats(pod), prefix="outbound|")
+        return None
+
+    def _flat_stats(self, pod: str | None) -> dict[str, int]:
+        from lablib.envoy.admin import parse_stats
+
+        return parse_stats(self._admin("GET", "stats", pod=pod))
+
+    def _pods(self, selector: str | None = None) -> list[dict[str, Any]]:
+        """The namespace's pods as plain dicts (the dynamic client: no typed model to reject a field)."""
+        resource = self._resource("v1", "Pod")
+        with _map_errors(f"listing pods in namespace {self.namespace}"):
+            listed = self._dyn.get(resource, namespace=self.namespace, label_selector=selector).to_dict()
+        return list(listed.get("items") or [])
+
+    def _pod(self, pod: str | None) -> str:
+        """``pod`` itself (or the one pod of Deployment ``pod``); None = the fortio pod (the client)."""
+        if pod is None:
+            return self._fortio_pod()
+        items = self._pods()
+        found = plan.pods_of_target(items, pod)
+        if pod in found:
+            return pod
+        if len(found) == 1:
+            return found[0]
+        names = ", ".join(sorted(i["metadata"]["name"] for i in items)) or "none"
+        raise LabError(f"no pod {pod!r} in namespace {self.namespace} ({len(found)} match); pods: {names}")
+
+    def _admin(self, method: str, path: str, *, pod: str | None = None) -> str:
         self._ensure()
-        req = plan.ExecRequest(self._fortio_pod(), self.namespace, plan.SIDECAR_CONTAINER,
+        req = plan.ExecRequest(self._pod(pod), self.namespace, plan.SIDECAR_CONTAINER,
                                plan.admin_command(method, path))
         result = self._exec(req, timeout=self.timeouts["admin"])
         if result.returncode != 0:
@@ -433,15 +668,24 @@ class KindBackend:
                 raise OSError(f"exited with status {result.returncode}: {result.stderr.strip()[-500:]}")
         return result.stdout
 
-    def stats(self, cluster: str | None = None) -> ClusterStats | dict[str, ClusterStats]:
+    def stats(self, cluster: str | None = None, *, pod: str | None = None
+              ) -> ClusterStats | dict[str, ClusterStats]:
         """The fortio sidecar's Envoy stats (``pilot-agent request GET stats``) for one cluster, or for every
-        ``outbound|`` cluster. Needs the fortio pod's ``proxyStatsMatcher`` annotation (see fortio.yaml)."""
-        from lablib.envoy.admin import cluster_names, cluster_stats, parse_stats
+        ``outbound|`` cluster; with ``pod``, that pod's sidecar (its ``inbound|`` clusters; a fortio pod's
+        ``outbound|`` ones). Needs the pod's ``proxyStatsMatcher`` annotation for the breaker stats (see
+        fortio.yaml)."""
+        from lablib.envoy.admin import cluster_names, cluster_stats
 
-        flat = parse_stats(self._admin("GET", "stats"))
+        flat = self._flat_stats(pod)
+        client = pod is None or plan.is_client_pod(pod)
+        names = cluster_names(flat, prefix="outbound|" if client else "inbound|")
         if cluster is not None:
+            if cluster not in cluster_names(flat, prefix=""):
+                where = f"pod {pod}'s" if pod else "the fortio pod's"
+                raise LabError(f"no Envoy cluster {cluster!r} in {where} sidecar; "
+                               f"it has: {', '.join(names) or 'none (apply a Service first)'}")
             return cluster_stats(flat, cluster)
-        return {name: cluster_stats(flat, name) for name in cluster_names(flat)}
+        return {name: cluster_stats(flat, name) for name in names}
 
     def reset_counters(self) -> None:
         """``pilot-agent request POST reset_counters`` in the fortio pod's ``istio-proxy``."""
@@ -454,14 +698,13 @@ class KindBackend:
         hosts = parse_clusters(self._admin("GET", "clusters"))
         return [h for h in hosts if cluster is None or h.cluster == cluster]
 
-    def proxy_config(self, what: str = "cluster") -> str:
-        """``istioctl proxy-config cluster fortio.<ns> -o yaml`` when istioctl is on PATH, else the clusters
-        of the
-        sidecar's ``config_dump`` as YAML."""
+    def proxy_config(self, what: str = "cluster", *, pod: str | None = None) -> str:
+        """``istioctl proxy-config cluster POD.<ns> -o yaml`` (default POD: fortio) when istioctl is on PATH,
+        else that sidecar's ``config_dump`` (clusters, routes or listeners) as YAML."""
         self._ensure()
-        pod = self._fortio_pod()
+        name = self._pod(pod)
         if shutil.which("istioctl"):
-            argv = plan.istioctl_proxy_config_command(what, pod, self.namespace, self.kubeconfig,
+            argv = plan.istioctl_proxy_config_command(what, name, self.namespace, self.kubeconfig,
                                                       self.context_name)
             with _map_errors(" ".join(argv)):
                 return run_cli(argv, timeout=self.timeouts["admin"]).stdout
@@ -469,9 +712,74 @@ class KindBackend:
 
         import yaml
 
-        dump = json.loads(self._admin("GET", "config_dump?resource=dynamic_active_clusters"))
-        clusters = [c.get("cluster", c) for c in dump.get("configs", [])]
-        return yaml.safe_dump(clusters, sort_keys=False)
+        resource, key = plan.config_dump_resource(what)
+        dump = json.loads(self._admin("GET", f"config_dump?resource={resource}", pod=pod))
+        items = []
+        for c in dump.get("configs", []):
+            item = c.get(key) or (c.get("active_state") or {}).get(key) or c
+            items.append({k: v for k, v in item.items() if k != "@type"})
+        return yaml.safe_dump(items, sort_keys=False)
+
+    # -- the access log and the app's fault knob -------------------------------------------------------------
+    def responses(self, since: float | None = None, *, wait_for: int = 0, timeout: float = 3.0
+                  ) -> list[ResponseRecord]:
+        """The fortio sidecar's access log (``kubectl logs fortio -c istio-proxy``, Istio's text format;
+        needs ``meshConfig.accessLogFile=/dev/stdout``, which the lab's ``istioctl install`` sets), those
+        started at/after ``since``; ``wait_for`` waits up to ``timeout`` s until that many are there."""
+        self._ensure()
+        return self._access_log(self._fortio_pod(), since, wait_for, timeout)
+
+    def _access_log(self, pod: str, since: float | None, wait_for: int, timeout: float
+                    ) -> list[ResponseRecord]:
+        from kubernetes import client
+
+        from lablib.backends.kind._access_log import parse_istio_access_log
+
+        deadline = time.monotonic() + timeout
+        while True:
+            since_s = None if since is None else max(1, int(time.time() - since) + 2)
+            with _map_errors(f"kubectl logs {pod} -n {self.namespace} -c {plan.SIDECAR_CONTAINER}"):
+                text = client.CoreV1Api(self._api).read_namespaced_pod_log(
+                    pod, self.namespace, container=plan.SIDECAR_CONTAINER, since_seconds=since_s)
+            records = parse_istio_access_log(str(text).splitlines(), since=since)
+            if len(records) >= wait_for or time.monotonic() > deadline:
+                return records
+            time.sleep(0.25)
+
+    def explain(self, run: FortioResult | None = None) -> RunExplanation:
+        """Every response of a ``fortio()`` run (default: the last) by cause, from the fortio sidecar's access
+        log, next to the client counters the run moved. Server sidecars' counters are not read here."""
+        from lablib.envoy.explain import counter_deltas, explain_run
+
+        found = self.last_run if run is None else self._runs.get(id(run))
+        if found is None or (run is not None and found.result is not run):
+            raise LabError("explain(): run lab.fortio(...) first (or that result is not from this lab, or is "
+                           "too old)")
+        records = [r for r in self._access_log(found.pod, found.start - 1.0, found.result.count, 5.0)
+                   if r.start_time <= found.end + 1.0]
+        counters = (counter_deltas(found.before, found.after)
+                    if found.before is not None and found.after is not None else None)
+        return explain_run(records, client_counters=counters)
+
+    def set_fault(self, target: str, *, code: int = 503, fraction: float = 1.0) -> list[str]:
+        """service-go's ``POST /fault`` in pod ``target`` (or every pod of Deployment ``target``), sent from
+        inside its app container (the knob only listens to loopback). Returns the pods changed."""
+        self._ensure()
+        items = self._pods()
+        names = plan.pods_of_target(items, target)
+        if not names:
+            known = ", ".join(sorted(i["metadata"]["name"] for i in items)) or "none"
+            raise LabError(f"no pod or deployment {target!r} in namespace {self.namespace}; pods: {known}")
+        by_name = {i["metadata"]["name"]: i for i in items}
+        for name in names:
+            container = plan.app_container(by_name[name]) or "service-go"
+            req = plan.ExecRequest(name, self.namespace, container, plan.fault_command(code, fraction))
+            what = f"set_fault: POST /fault in pod {name} (kubectl exec … -c {container} -- python …)"
+            result = self._exec(req, timeout=self.timeouts["admin"], what=what)
+            if result.returncode != 0:
+                raise BackendError(f"set_fault on {name}: `{req.kubectl()}` exited with status "
+                                   f"{result.returncode}: {result.stderr.strip()[-300:]}")
+        return names
 
     def cleanup(self, delete_cluster: bool = False) -> None:
         """Delete every object labelled ``lablib.io/lab=<name>`` (tolerating ones already gone). With
@@ -495,8 +803,23 @@ class KindBackend:
             f"deleted {len(deleted)} object(s) labelled {plan.cleanup_selector(self.name)}")
         self._applied.clear()
         self._state.forget_applied(self._ctx.name, self.name)
+        self._delete_created_namespaces(say)
         if delete_cluster:
             self._delete_cluster(say)
+
+    def _delete_created_namespaces(self, say: ProgressCallback) -> None:
+        """Delete the namespaces the lab created (recorded when it labelled them) and wait until they are
+        gone, so a new lab can create them again at once."""
+        assert self._ctx is not None
+        names = [n for n in self._state.created_namespaces(self._ctx.name, self.name)
+                 if n not in plan.PROTECTED_NAMESPACES]
+        for ns in names:
+            say(0, len(names), f"deleting namespace {ns} (the lab created it)")
+            self._send_delete(plan.DeleteRequest("v1", "Namespace", ns, None))
+        if names:
+            self._wait(lambda: all(self._read("v1", "Namespace", n, None) is None for n in names),
+                       f"namespace {', '.join(names)} deleted", self.timeouts["ready"], say, period=0.5)
+        self._state.forget_namespaces(self._ctx.name, self.name)  # the next apply creates it again
 
     def delete_labelled(self) -> list[str]:
         """List every kind cleanup knows (defaults + what the state says was applied) by the lab's label,
@@ -509,12 +832,30 @@ class KindBackend:
             resource = self._preferred(group, kind)
             if resource is None:
                 continue
-            with _map_errors(f"listing {kind} -l {selector}"):
-                listed = self._dyn.get(resource, label_selector=selector).to_dict()
+            listed = self._list(resource, selector)
+            if listed is None:  # served when discovery ran, gone now (its CRD deleted): nothing to delete
+                continue
             items = [{"apiVersion": resource.group_version, "kind": kind, **item}
                      for item in listed.get("items", [])]
             requests += plan.select_for_cleanup(items, lab=self.name)
         return [r.ref for r in requests if self._send_delete(r)]
+
+    def _list(self, resource: Any, selector: str) -> dict[str, Any] | None:
+        """List ``resource`` by label across namespaces; None when the server no longer serves it."""
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        for attempt in (1, 2):
+            with _map_errors(f"listing {resource.kind} -l {selector}"):
+                try:
+                    return self._dyn.get(resource, label_selector=selector).to_dict()
+                except NotFoundError:
+                    if attempt == 2:
+                        raise
+            self._rediscover()
+            resource = self._preferred(resource.group, resource.kind)
+            if resource is None:
+                return None
+        return None
 
     def _delete_cluster(self, say: ProgressCallback) -> None:
         record = self._state.created(self.name)
@@ -539,3 +880,6 @@ class KindBackend:
         self._api = self._exec_api = self._dyn = None
         self._ctx = None
         self._started = False
+        if self._discovery_dir is not None:
+            shutil.rmtree(self._discovery_dir, ignore_errors=True)
+            self._discovery_dir = None

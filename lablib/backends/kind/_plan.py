@@ -15,15 +15,42 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lablib._exceptions import FortioUsageError
+from lablib._exceptions import FortioUsageError, LabError
 
 __all__ = [
-    "CLEANUP_KINDS", "FIELD_MANAGER", "LAB_LABEL", "PROTECTED_NAMESPACES", "ApplyRequest", "DeleteRequest",
-    "ExecRequest", "admin_command", "check_lab_name", "cleanup_kinds", "cleanup_selector",
-    "docker_build_command", "fortio_command", "injection_label_request", "is_ready",
-    "istioctl_install_command", "istioctl_proxy_config_command", "kind_create_command", "kind_delete_command",
-    "kind_export_kubeconfig_command", "kind_load_command", "pick_pod", "plan_apply", "plan_delete",
-    "select_for_cleanup", "service_go_image",
+    "CLEANUP_KINDS",
+    "CONFIG_DUMP_RESOURCES",
+    "FIELD_MANAGER",
+    "LAB_LABEL",
+    "PROTECTED_NAMESPACES",
+    "ApplyRequest",
+    "DeleteRequest",
+    "ExecRequest",
+    "admin_command",
+    "app_container",
+    "check_lab_name",
+    "cleanup_kinds",
+    "cleanup_selector",
+    "config_dump_resource",
+    "docker_build_command",
+    "fault_command",
+    "fortio_command",
+    "group_of",
+    "injection_label_request",
+    "is_client_pod",
+    "is_ready",
+    "istioctl_install_command",
+    "istioctl_proxy_config_command",
+    "kind_create_command",
+    "kind_delete_command",
+    "kind_export_kubeconfig_command",
+    "kind_load_command",
+    "pick_pod",
+    "plan_apply",
+    "plan_delete",
+    "pods_of_target",
+    "select_for_cleanup",
+    "service_go_image",
 ]
 
 #: Every object the lab applies carries this label, with the lab's name as value; cleanup selects on it.
@@ -65,7 +92,7 @@ FORTIO_IMAGE = "fortio/fortio:latest_release"
 _LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$")
 
 
-def _group_of(api_version: str) -> str:
+def group_of(api_version: str) -> str:
     return api_version.split("/", 1)[0] if "/" in api_version else ""
 
 
@@ -130,7 +157,7 @@ def _body_of(obj: Any) -> dict[str, Any]:
 def check_lab_name(lab: str) -> str:
     """The lab name is a label value and a kind cluster name: lowercase DNS label, at most 50 characters."""
     if not re.fullmatch(r"[a-z0-9](?:[-a-z0-9]{0,48}[a-z0-9])?", lab or ""):
-        raise ValueError(f"lab name {lab!r} must be a lowercase DNS label (a-z, 0-9, '-'), at most 50 "
+        raise LabError(f"lab name {lab!r} must be a lowercase DNS label (a-z, 0-9, '-'), at most 50 "
                          "characters, e.g. 'istio-cb-lab'")
     return lab
 
@@ -143,7 +170,7 @@ def plan_apply(objects: Iterable[Any], *, lab: str, namespace: str = "default") 
     deleted with it. Objects without a namespace get ``namespace``; ``status`` is never sent.
     """
     if not _LABEL_VALUE.match(lab):
-        raise ValueError(f"lab name {lab!r} is not a valid label value")
+        raise LabError(f"lab name {lab!r} is not a valid label value")
     requests: list[ApplyRequest] = []
     for obj in objects:
         body = _body_of(obj)
@@ -159,10 +186,30 @@ def plan_apply(objects: Iterable[Any], *, lab: str, namespace: str = "default") 
             meta["namespace"] = ns
         labels = meta.get("labels") or {}
         meta["labels"] = {**labels, LAB_LABEL: lab}
+        _default_port_protocols(body)
         requests.append(ApplyRequest(api_version, kind, name, ns, body))
     order = {k: i for i, k in enumerate(_APPLY_FIRST)}
     # A stable sort keeps the file's order among the rest, as kubectl does.
     return sorted(requests, key=lambda r: order.get(r.kind, len(order)))
+
+
+def _default_port_protocols(body: dict[str, Any]) -> None:
+    """Spell out ``protocol: TCP`` on Service and container ports, as the API server defaults it.
+
+    ``protocol`` is part of the key of these lists; a Kubernetes 1.20 server answers a server-side apply that
+    omits it with HTTP 500 (fixed in 1.21), so the plan never omits it.
+    """
+    spec = body.get("spec") or {}
+    if body.get("kind") == "Service":
+        port_lists = [spec.get("ports")]
+    else:
+        pod = spec if body.get("kind") == "Pod" else ((spec.get("template") or {}).get("spec") or {})
+        port_lists = [c.get("ports") for key in ("initContainers", "containers")
+                      for c in pod.get(key) or [] if isinstance(c, dict)]
+    for ports in port_lists:
+        for port in ports or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
 
 
 def plan_delete(objects: Iterable[Any], *, namespace: str = "default") -> list[DeleteRequest]:
@@ -200,7 +247,7 @@ def cleanup_kinds(recorded: Iterable[tuple[str, str]] = ()) -> list[tuple[str, s
     last."""
     kinds = list(CLEANUP_KINDS)
     for api_version, kind in recorded:
-        gk = (_group_of(api_version), kind)
+        gk = (group_of(api_version), kind)
         if gk not in kinds:
             kinds.insert(len(kinds), gk)
     return sorted(kinds, key=lambda gk: gk[1] == "Namespace")
@@ -345,8 +392,10 @@ def docker_build_command(version: str, repo_root: Path) -> list[str]:
 
 
 def istioctl_install_command(kubeconfig: Path | None, context: str, *, profile: str = "minimal") -> list[str]:
-    """``istioctl install``: istiod only (``minimal``) is all the sidecars need; ``demo`` adds gateways."""
-    argv = ["istioctl", "install", "--set", f"profile={profile}", "-y", "--context", context]
+    """``istioctl install``: istiod only (``minimal``) is all the sidecars need; ``demo`` adds gateways.
+    Sidecars print Istio's text access log on stdout (``responses()``/``explain()`` read it)."""
+    argv = ["istioctl", "install", "--set", f"profile={profile}", "--set",
+            "meshConfig.accessLogFile=/dev/stdout", "-y", "--context", context]
     if kubeconfig is not None:
         argv += ["--kubeconfig", str(kubeconfig)]
     return argv
@@ -359,3 +408,61 @@ def istioctl_proxy_config_command(what: str, pod: str, namespace: str, kubeconfi
     if kubeconfig is not None:
         argv += ["--kubeconfig", str(kubeconfig)]
     return argv
+
+
+# -- the app's fault knob and per-pod targets ---------------------------------------------------------------
+_FAULT_SCRIPT = ("import sys, urllib.request as u; "
+                 "r = u.urlopen(u.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST', "
+                 "headers={'Content-Type': 'application/json'}), timeout=10); "
+                 "print(r.read().decode())")
+
+
+def fault_command(code: int, fraction: float, *, port: int = 80) -> list[str]:
+    """service-go's ``POST /fault`` from inside its own container (it takes the knob only from loopback),
+    with the image's Python: ``kubectl exec POD -c service-go -- python -c … http://127.0.0.1/fault BODY``."""
+    import json
+
+    body = json.dumps({"code": int(code), "fraction": float(fraction)})
+    return ["python", "-c", _FAULT_SCRIPT, f"http://127.0.0.1:{port}/fault", body]
+
+
+def app_container(pod: Mapping[str, Any]) -> str | None:
+    """The pod's application container: the first that is not the sidecar."""
+    names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+    return next((n for n in names if n and n != SIDECAR_CONTAINER), None)
+
+
+def pods_of_target(pods: Iterable[Mapping[str, Any]], target: str) -> list[str]:
+    """Names of the live pods ``target`` means: the pod of that name, or every pod of Deployment ``target``
+    (its ReplicaSets are named ``<deployment>-<pod-template-hash>``)."""
+    out = []
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            continue
+        name = meta.get("name", "")
+        rs = f"{target}-{(meta.get('labels') or {}).get('pod-template-hash', '')}"
+        owners = [o.get("name") for o in meta.get("ownerReferences") or [] if o.get("kind") == "ReplicaSet"]
+        if name == target or rs in owners:
+            out.append(name)
+    return sorted(out)
+
+
+#: ``proxy_config(what)`` -> (Envoy ``config_dump?resource=``, the key of each item), as istioctl names them.
+CONFIG_DUMP_RESOURCES = {"cluster": ("dynamic_active_clusters", "cluster"),
+                         "route": ("dynamic_route_configs", "route_config"),
+                         "listener": ("dynamic_listeners", "listener")}
+
+
+def config_dump_resource(what: str) -> tuple[str, str]:
+    """The ``config_dump`` resource for ``istioctl proxy-config WHAT`` (cluster, route, listener)."""
+    key = what.rstrip("s")
+    if key not in CONFIG_DUMP_RESOURCES:
+        raise LabError(f"proxy-config {what!r}: use one of {', '.join(CONFIG_DUMP_RESOURCES)}")
+    return CONFIG_DUMP_RESOURCES[key]
+
+
+def is_client_pod(pod: str) -> bool:
+    """Whether ``pod`` is a fortio (client) pod: ``fortio``, ``fortio-2``, or a pod of Deployment ``fortio…``;
+    its sidecar's clusters of interest are ``outbound|``, a server's ``inbound|``."""
+    return pod == FORTIO_CONTAINER or pod.startswith(f"{FORTIO_CONTAINER}-")

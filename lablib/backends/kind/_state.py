@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lablib._exceptions import BackendError
+
 __all__ = ["State", "state_dir"]
 
 
@@ -34,16 +36,17 @@ class State:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = Path(directory) if directory is not None else state_dir()
         self.path = self.directory / "state.json"
-        self.data: dict[str, Any] = {"clusters": {}, "applied": {}}
+        self.data: dict[str, Any] = {"clusters": {}, "applied": {}, "namespaces": {}}
         if self.path.exists():
             try:
                 loaded = json.loads(self.path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 # A damaged record must not be mistaken for "created nothing" silently.
-                raise ValueError(f"{self.path}: cannot read the lab's state ({exc}); "
+                raise BackendError(f"{self.path}: cannot read the lab's state ({exc}); "
                                  "fix or remove the file") from exc
             self.data["clusters"] = dict(loaded.get("clusters", {}))
             self.data["applied"] = dict(loaded.get("applied", {}))
+            self.data["namespaces"] = dict(loaded.get("namespaces", {}))
 
     @property
     def kubeconfig(self) -> Path:
@@ -102,4 +105,18 @@ class State:
 
     def forget_applied(self, context: str, lab: str) -> None:
         if self.data["applied"].get(context, {}).pop(lab, None) is not None:
+            self.save()
+
+    # -- namespaces the lab created (labelling one that did not exist creates it), so cleanup deletes them --
+    def record_namespace(self, context: str, lab: str, namespace: str) -> None:
+        known = self.data["namespaces"].setdefault(context, {}).setdefault(lab, [])
+        if namespace not in known:
+            known.append(namespace)
+            self.save()
+
+    def created_namespaces(self, context: str, lab: str) -> list[str]:
+        return list(self.data["namespaces"].get(context, {}).get(lab, []))
+
+    def forget_namespaces(self, context: str, lab: str) -> None:
+        if self.data["namespaces"].get(context, {}).pop(lab, None) is not None:
             self.save()

@@ -18,7 +18,14 @@ from typing import Any
 from lablib._types import JSONDict
 from lablib.translate import defaults
 from lablib.translate.model import Endpoint, Object, Service, ServicePort, labels_match
-from lablib.translate.names import INBOUND, OUTBOUND, build_inbound_key, build_subset_key
+from lablib.translate.names import (
+    INBOUND,
+    OUTBOUND,
+    build_dns_srv_subset_key,
+    build_inbound_key,
+    build_subset_key,
+)
+from lablib.translate.tls import MeshTls, apply_upstream_tls, endpoint_metadata, spiffe_id
 from lablib.translate.traffic_policy import (
     apply_traffic_policy,
     get_port_level_traffic_policy,
@@ -31,6 +38,7 @@ __all__ = [
     "build_cluster",
     "build_inbound_cluster",
     "build_outbound_clusters",
+    "service_accounts",
     "service_endpoints",
     "set_upstream_protocol",
     "subset_endpoints",
@@ -48,6 +56,8 @@ _ORDER = (
     "ring_hash_lb_config",
     "maglev_lb_config",
     "circuit_breakers",
+    "transport_socket",
+    "transport_socket_matches",
     "upstream_connection_options",
     "typed_extension_protocol_options",
     "outlier_detection",
@@ -70,12 +80,33 @@ def subset_endpoints(labels: Mapping[str, str] | None, endpoints: Iterable[Endpo
     return [e for e in endpoints if all(e.labels.get(k) == str(v) for k, v in (labels or {}).items())]
 
 
-def _load_assignment(name: str, addresses: Iterable[tuple[str, int]]) -> JSONDict:
-    lb_endpoints = [
-        {"endpoint": {"address": {"socket_address": {"address": address, "port_value": int(port)}}}}
-        for address, port in addresses
-    ]
+def _lb_endpoint(address: str, port: int, metadata: JSONDict | None) -> JSONDict:
+    socket = {"address": address, "port_value": int(port)}
+    out: JSONDict = {"endpoint": {"address": {"socket_address": socket}}}
+    if metadata is not None:
+        out["metadata"] = metadata
+    return out
+
+
+def _load_assignment(name: str, addresses: Iterable[tuple[str, int, JSONDict | None]]) -> JSONDict:
+    lb_endpoints = [_lb_endpoint(*entry) for entry in addresses]
     return {"cluster_name": name, "endpoints": [{"lb_endpoints": lb_endpoints}] if lb_endpoints else []}
+
+
+def _outbound_addresses(
+    endpoints: Iterable[Endpoint], mesh_tls: MeshTls | None
+) -> list[tuple[str, int, JSONDict | None]]:
+    # With mTLS on, an endpoint whose pod has a sidecar carries tlsMode: istio, as Istio's EDS sends it.
+    return [
+        (e.address, e.port, endpoint_metadata() if mesh_tls is not None and e.has_sidecar else None)
+        for e in endpoints
+    ]
+
+
+def service_accounts(endpoints: Iterable[Endpoint], trust_domain: str) -> list[str]:
+    """The SPIFFE identities of a service's pods (``push.ServiceAccounts``), sorted, each once: the SANs a
+    client accepts from the server's certificate."""
+    return sorted({spiffe_id(trust_domain, e.namespace, e.service_account) for e in endpoints})
 
 
 def set_upstream_protocol(cluster: JSONDict, port: ServicePort) -> None:
@@ -89,10 +120,13 @@ def set_upstream_protocol(cluster: JSONDict, port: ServicePort) -> None:
         set_use_downstream_protocol(cluster)
 
 
-def build_cluster(name: str, addresses: Iterable[tuple[str, int]], *, direction: str) -> JSONDict:
+def build_cluster(
+    name: str, addresses: Iterable[tuple[str, int] | tuple[str, int, JSONDict | None]], *, direction: str
+) -> JSONDict:
     """``buildCluster``: the skeleton every cluster starts from, before any policy.
 
     Istio uses EDS for outbound clusters; STATIC with the same endpoints is the local equivalent (ref §7).
+    An address may carry the endpoint's metadata as a third item.
     """
     cluster: JSONDict = {
         "@type": defaults.CLUSTER_TYPE,
@@ -104,7 +138,8 @@ def build_cluster(name: str, addresses: Iterable[tuple[str, int]], *, direction:
         # Outbound only: the inbound cluster has one local endpoint and keeps Envoy's ROUND_ROBIN.
         cluster["lb_policy"] = defaults.ISTIO_DEFAULT_LB_POLICY
         cluster["common_lb_config"] = {}
-    cluster["load_assignment"] = _load_assignment(name, addresses)
+    entries = [(a[0], a[1], a[2] if len(a) > 2 else None) for a in addresses]  # type: ignore[misc]
+    cluster["load_assignment"] = _load_assignment(name, entries)
     return cluster
 
 
@@ -142,33 +177,44 @@ def build_outbound_clusters(
     dr: Object | None = None,
     *,
     track_remaining: bool = defaults.ISTIO_DEFAULT_TRACK_REMAINING,
+    mesh_tls: MeshTls | None = None,
 ) -> list[JSONDict]:
     """The client sidecar's clusters for one service port: ``outbound|<port>||<fqdn>`` then one per subset.
 
     ``endpoints`` are all endpoints; the service's selector and each subset's labels pick theirs. Each address
-    is the endpoint's ``port`` (the server pod's sidecar), as the client's Envoy dials it.
+    is the endpoint's ``port`` (the server pod's sidecar), as the client's Envoy dials it. With ``mesh_tls``
+    each cluster also gets Istio's upstream mTLS (:func:`~lablib.translate.tls.apply_upstream_tls`), last, as
+    ``applyTrafficPolicy`` does; without it the clusters are plaintext and DR ``tls`` blocks are ignored.
     """
     selected = service_endpoints(service, endpoints)
+    accounts = service_accounts(selected, mesh_tls.trust_domain) if mesh_tls is not None else []
     clusters = []
-    name = build_subset_key(OUTBOUND, port.port, "", service.fqdn)
-    cluster = build_cluster(name, [(e.address, e.port) for e in selected], direction=OUTBOUND)
-    set_upstream_protocol(cluster, port)
     # The default cluster takes the DR's port-level entry for this port if any, else its top-level policy.
-    policy, _ = get_port_level_traffic_policy(_policy(dr), port.port)
-    apply_traffic_policy(
-        cluster, policy, port_protocol=port.protocol, direction=OUTBOUND, track_remaining=track_remaining
-    )
-    clusters.append(_finish(cluster, dr, service))
-    for subset in (dr.spec.get("subsets") or ()) if dr is not None else ():
-        name = build_subset_key(OUTBOUND, port.port, str(subset.get("name", "")), service.fqdn)
-        members = subset_endpoints(subset.get("labels"), selected)
-        cluster = build_cluster(name, [(e.address, e.port) for e in members], direction=OUTBOUND)
-        set_upstream_protocol(cluster, port)
-        # A fresh cluster with its own policy: its own breaker counters and outlier detector (ref §3).
-        merged = merge_subset_traffic_policy(_policy(dr), subset.get("trafficPolicy"), port.port)
-        apply_traffic_policy(
-            cluster, merged, port_protocol=port.protocol, direction=OUTBOUND, track_remaining=track_remaining
+    default_policy, _ = get_port_level_traffic_policy(_policy(dr), port.port)
+    subsets = [(None, selected, default_policy)] + [
+        (
+            str(subset.get("name", "")),
+            subset_endpoints(subset.get("labels"), selected),
+            merge_subset_traffic_policy(_policy(dr), subset.get("trafficPolicy"), port.port),
         )
+        for subset in ((dr.spec.get("subsets") or ()) if dr is not None else ())
+    ]
+    for subset_name, members, policy in subsets:
+        name = build_subset_key(OUTBOUND, port.port, subset_name, service.fqdn)
+        cluster = build_cluster(name, _outbound_addresses(members, mesh_tls), direction=OUTBOUND)
+        set_upstream_protocol(cluster, port)
+        # Each subset is a fresh cluster with its own policy: its own breaker counters and outlier detector.
+        apply_traffic_policy(
+            cluster, policy, port_protocol=port.protocol, direction=OUTBOUND, track_remaining=track_remaining
+        )
+        if mesh_tls is not None:
+            apply_upstream_tls(
+                cluster,
+                (policy or {}).get("tls"),
+                sni=build_dns_srv_subset_key(OUTBOUND, port.port, subset_name, service.fqdn),
+                service_accounts=accounts,
+                mesh_tls=mesh_tls,
+            )
         clusters.append(_finish(cluster, dr, service))
     return clusters
 

@@ -21,12 +21,15 @@ __all__ = [
     "ENVOY_DEFAULT_CONNECT_TIMEOUT",
     "ENVOY_DEFAULT_CONSECUTIVE_5XX",
     "ENVOY_DEFAULT_CONSECUTIVE_GATEWAY_FAILURE",
+    "ENVOY_DEFAULT_ENFORCING_CONSECUTIVE_5XX",
+    "ENVOY_DEFAULT_ENFORCING_CONSECUTIVE_GATEWAY_FAILURE",
     "ENVOY_DEFAULT_HEALTHY_PANIC_THRESHOLD",
     "ENVOY_DEFAULT_IDLE_TIMEOUT",
     "ENVOY_DEFAULT_INTERVAL",
     "ENVOY_DEFAULT_MAX_CONCURRENT_STREAMS",
     "ENVOY_DEFAULT_MAX_CONNECTIONS",
     "ENVOY_DEFAULT_MAX_EJECTION_PERCENT",
+    "ENVOY_DEFAULT_MAX_EJECTION_TIME",
     "ENVOY_DEFAULT_MAX_PENDING_REQUESTS",
     "ENVOY_DEFAULT_MAX_REQUESTS",
     "ENVOY_DEFAULT_MAX_RETRIES",
@@ -41,15 +44,23 @@ __all__ = [
     "ISTIO_DEFAULT_MAX_REQUESTS",
     "ISTIO_DEFAULT_MAX_RETRIES",
     "ISTIO_DEFAULT_NUM_RETRIES",
+    "ISTIO_DEFAULT_RETRY_BUDGET_MIN_RETRY_CONCURRENCY",
+    "ISTIO_DEFAULT_RETRY_BUDGET_PERCENT",
     "ISTIO_DEFAULT_RETRY_ON",
     "ISTIO_DEFAULT_ROUTE_TIMEOUT",
     "ISTIO_DEFAULT_TRACK_REMAINING",
     "ISTIO_MESH_H2_UPGRADE_POLICY",
+    "ISTIO_VERSION",
     "MAX_UINT32",
     "PREVIOUS_HOSTS_PREDICATE",
     "circuit_breaker_thresholds",
     "retry_policy",
 ]
+
+#: The Istio release whose pilot the translator follows: every default and mapping below is Istio 1.30's.
+#: What changed on the way from the book's Istio 1.0 is in ``lablib.translate.version.CHANGES`` and
+#: docs/reference/istio-versions.md.
+ISTIO_VERSION: Final = "1.30"
 
 #: 2^32-1, the largest value of a proto ``UInt32Value``; Istio's "unlimited".
 MAX_UINT32: Final = 4294967295
@@ -82,6 +93,12 @@ ENVOY_DEFAULT_CONSECUTIVE_GATEWAY_FAILURE: Final = 5
 ENVOY_DEFAULT_INTERVAL: Final = "10s"
 ENVOY_DEFAULT_BASE_EJECTION_TIME: Final = "30s"
 ENVOY_DEFAULT_MAX_EJECTION_PERCENT: Final = 10
+#: ``outlier_detection.proto``: ``enforcing_consecutive_5xx`` "Defaults to 100",
+#: ``enforcing_consecutive_gateway_failure`` "Defaults to 0"; ``max_ejection_time``: "the default value
+#: (300000ms or 300s) or the base_ejection_time value is applied, whatever is larger" (Istio never sets it).
+ENVOY_DEFAULT_ENFORCING_CONSECUTIVE_5XX: Final = 100
+ENVOY_DEFAULT_ENFORCING_CONSECUTIVE_GATEWAY_FAILURE: Final = 0
+ENVOY_DEFAULT_MAX_EJECTION_TIME: Final = "300s"
 #: ``cluster.proto:631-637``: panic routing starts below 50% healthy hosts.
 ENVOY_DEFAULT_HEALTHY_PANIC_THRESHOLD: Final = 50
 
@@ -97,6 +114,11 @@ ISTIO_DEFAULT_MAX_RETRIES: Final = MAX_UINT32
 #: ``track_remaining`` is ``!DISABLE_TRACK_REMAINING_CB_METRICS``: false from Istio 1.29 (commit 615dea44101),
 #: true in 1.10-1.28. Without it Envoy emits no ``remaining_*`` gauges; the lab may turn it on to plot them.
 ISTIO_DEFAULT_TRACK_REMAINING: Final = False
+#: ``applyRetryBudget`` (``CTP``): a ``retryBudget`` without ``percent`` allows retries up to 20% of active
+#: requests. Istio 1.30 writes 20.0; 1.27-1.29 wrote 0.2, which Envoy's 0-100 ``Percent`` reads as 0.2%
+#: (istio/istio#59504, fixed by #59505). ``minRetryConcurrency`` 0/unset gives 3, as Envoy's own default.
+ISTIO_DEFAULT_RETRY_BUDGET_PERCENT: Final = 20.0
+ISTIO_DEFAULT_RETRY_BUDGET_MIN_RETRY_CONCURRENCY: Final = 3
 #: MeshConfig ``connectTimeout`` default (``pkg/config/mesh/mesh.go:94``); Istio always sets it (``CTP`` 309).
 ISTIO_CONNECT_TIMEOUT: Final = "10s"
 #: ``defaultLBAlgorithm()`` in ``CTP``: LEAST_REQUEST, where Envoy's default is ROUND_ROBIN.

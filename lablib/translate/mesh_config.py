@@ -24,6 +24,7 @@ from lablib.translate.route import (
     destination_cluster,
     translate_route,
 )
+from lablib.translate.tls import MeshTls
 from lablib.translate.traffic_policy import check_traffic_policy
 
 __all__ = ["MeshConfig", "translate"]
@@ -124,6 +125,40 @@ def _host_matches(pattern: str, host: str) -> bool:
     return pattern == host
 
 
+def _tls_blocks(dr: Object) -> list[tuple[str, Any]]:
+    """Every ``tls`` block of a DR with its path: top level, port level, subsets and their port levels."""
+    out: list[tuple[str, Any]] = []
+    policies = [("spec.trafficPolicy", dr.spec.get("trafficPolicy"))] + [
+        (f"spec.subsets[{i}].trafficPolicy", s.get("trafficPolicy"))
+        for i, s in enumerate(dr.spec.get("subsets") or ())
+    ]
+    for path, policy in policies:
+        if not isinstance(policy, Mapping):
+            continue
+        out.append((f"{path}.tls", policy.get("tls")))
+        for j, entry in enumerate(policy.get("portLevelSettings") or ()):
+            if isinstance(entry, Mapping):
+                out.append((f"{path}.portLevelSettings[{j}].tls", entry.get("tls")))
+    return [(path, tls) for path, tls in out if tls is not None]
+
+
+def _check_tls(dr: Object) -> None:
+    # Only in-mesh modes are translated; SIMPLE/MUTUAL need the student's own certificates and a server
+    # outside the mesh, which the lab does not have.
+    for path, tls in _tls_blocks(dr):
+        # An absent mode is the enum's zero value, DISABLE.
+        mode = tls.get("mode", "DISABLE") if isinstance(tls, Mapping) else None
+        if mode in ("SIMPLE", "MUTUAL"):
+            raise dr.error(
+                f"{path}.mode",
+                f"tls.mode {mode} (TLS to a server outside the mesh) is not supported by the lab",
+                "use ISTIO_MUTUAL, DISABLE, or leave tls out for Istio's auto mTLS",
+            )
+        if mode not in ("ISTIO_MUTUAL", "DISABLE"):
+            message = f"tls.mode must be ISTIO_MUTUAL or DISABLE, got {mode!r}"
+            raise dr.error(f"{path}.mode", message, "write 'mode: DISABLE'")
+
+
 def _check_destination_rule(dr: Object, warnings: list[str]) -> None:
     problems = check_traffic_policy(dr.spec.get("trafficPolicy"), "spec.trafficPolicy")
     seen: set[str] = set()
@@ -162,6 +197,7 @@ def translate(
     namespace: str = "default",
     domain: str = "cluster.local",
     track_remaining: bool = defaults.ISTIO_DEFAULT_TRACK_REMAINING,
+    mtls: MeshTls | None = None,
 ) -> MeshConfig:
     """Translate Services, VirtualServices and DestinationRules as Istio would for a client in ``namespace``.
 
@@ -174,6 +210,9 @@ def translate(
         domain: the cluster domain of FQDNs (``service-go.default.svc.<domain>``).
         track_remaining: ``circuit_breakers.thresholds[0].track_remaining`` (Istio >= 1.29: false); true makes
             Envoy emit the ``remaining_*`` gauges.
+        mtls: Istio's mutual TLS between sidecars (auto mTLS, DR ``tls`` ISTIO_MUTUAL / DISABLE), with the
+            client sidecar's certificate source; ``None`` (the default, until the mesh backend serves TLS on
+            its inbound listeners) gives plaintext clusters and ignores DR ``tls`` blocks.
 
     Raises:
         ManifestError: an object Istio would reject or Envoy could not use, with file/line when known.
@@ -198,6 +237,8 @@ def translate(
             if not host:
                 raise obj.error("spec.host", "a DestinationRule needs a host", "add 'host: service-go'")
             _check_destination_rule(obj, out.warnings)
+            if mtls is not None:
+                _check_tls(obj)
             rules.append((resolve_fqdn(str(host), obj.namespace, domain), obj))
         elif obj.kind == "VirtualService":
             gateways = obj.spec.get("gateways")
@@ -241,7 +282,7 @@ def translate(
             )
         for port in service.ports:
             out.outbound_clusters += build_outbound_clusters(
-                service, port, endpoints, dr, track_remaining=track_remaining
+                service, port, endpoints, dr, track_remaining=track_remaining, mesh_tls=mtls
             )
             if not port.is_http:
                 continue

@@ -23,7 +23,9 @@ class Endpoint:
 
     ``port`` is what clients dial (the pod's inbound sidecar listener); ``app_port`` is where the app listens
     behind that sidecar (the target of the pod's ``inbound|<port>||`` cluster). ``app_port=None`` means the
-    pod has no sidecar of its own: no inbound cluster is built for it.
+    pod has no sidecar of its own: no inbound cluster is built for it, and auto mTLS talks plaintext to it
+    (Istio's ``security.istio.io/tlsMode`` label). ``service_account`` is the pod's
+    ``spec.serviceAccountName`` (Kubernetes' default ``default``), its mTLS identity.
     """
 
     pod: str
@@ -32,6 +34,12 @@ class Endpoint:
     address: str
     port: int
     app_port: int | None = None
+    service_account: str = "default"
+
+    @property
+    def has_sidecar(self) -> bool:
+        """Whether the pod runs a sidecar (so accepts Istio mTLS)."""
+        return self.app_port is not None
 
 
 def labels_match(selector: Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:

@@ -12,6 +12,7 @@ __all__ = [
     "INBOUND",
     "OUTBOUND",
     "SubsetKey",
+    "build_dns_srv_subset_key",
     "build_inbound_key",
     "build_subset_key",
     "fqdn",
@@ -51,6 +52,12 @@ def fqdn(host: str, namespace: str = "default", domain: str = "cluster.local") -
 def build_subset_key(direction: str, port: int, subset: str | None, fqdn: str) -> str:
     """``outbound|80|v1|service-go.default.svc.cluster.local``; an empty subset gives ``outbound|80||...``."""
     return f"{direction}|{int(port)}|{subset or ''}|{fqdn}"
+
+
+def build_dns_srv_subset_key(direction: str, port: int, subset: str | None, fqdn: str) -> str:
+    """``outbound_.80_.v1_.service-go.default.svc.cluster.local``: the cluster's name in DNS SRV form
+    (``model.BuildDNSSrvSubsetKey``), which Istio sends as the SNI of in-mesh mTLS."""
+    return f"{direction}_.{int(port)}_.{subset or ''}_.{fqdn}"
 
 
 def build_inbound_key(port: int) -> str:

@@ -122,6 +122,10 @@ def apply_traffic_policy(
     """``applyTrafficPolicy``: connection pool on every cluster; h2 upgrade, outlier detection and load
     balancing on outbound clusters only (ref §1 "Server-side (inbound) enforcement")."""
     pool, outlier, lb = select_traffic_policy_components(policy)
+    if direction != INBOUND:
+        # Istio >= 1.28 (istio/istio#57569) upgrades BEFORE applying the pool, "s.t. h2 connection pool
+        # settings can be applied": an upgraded cluster gets http.maxConcurrentStreams (1.27 dropped it).
+        apply_h2_upgrade(cluster, port_protocol, pool)
     # Istio replaces a missing pool by an empty one, so every cluster gets the 2^32-1 defaults (ref §1 row 1).
     apply_connection_pool(
         cluster,
@@ -131,7 +135,6 @@ def apply_traffic_policy(
     )
     if direction == INBOUND:
         return
-    apply_h2_upgrade(cluster, port_protocol, pool)
     apply_outlier_detection(cluster, outlier)
     apply_load_balancer(cluster, lb)
 
@@ -234,8 +237,8 @@ def apply_connection_pool(
             common["max_requests_per_connection"] = int(max_requests_per_connection)  # type: ignore[arg-type]
         if max_connection_duration is not None:
             common["max_connection_duration"] = to_duration(max_connection_duration)
-        # Only a cluster that is already explicitly HTTP/2 (an http2/grpc port) gets max_concurrent_streams:
-        # Istio runs this before the h2 upgrade, so an upgraded cluster keeps Envoy's 1024 (ref §1).
+        # Only an explicitly HTTP/2 cluster (an http2/grpc port, or upgraded by h2UpgradePolicy: the upgrade
+        # runs first since Istio 1.28) gets max_concurrent_streams; HTTP/1.1 clusters ignore it.
         h2 = (options.get("explicit_http_config") or {}).get("http2_protocol_options")
         if h2 is not None and istio_uint_is_set(max_concurrent_streams):
             h2["max_concurrent_streams"] = int(max_concurrent_streams)  # type: ignore[arg-type]
@@ -245,10 +248,12 @@ def apply_connection_pool(
 
 
 def _apply_retry_budget(threshold: JSONDict, budget: Policy | None) -> None:
-    """trafficPolicy.retryBudget -> thresholds[0].retry_budget, which overrides max_retries (``CTP`` 235).
+    """trafficPolicy.retryBudget -> thresholds[0].retry_budget, which overrides max_retries (``CTP``
+    ``applyRetryBudget``).
 
-    Istio's defaults are reproduced as written: ``budget_percent`` 0.2 (its comment says "20%", but Envoy's
-    ``Percent`` is on a 0-100 scale) and ``min_retry_concurrency`` 3; a 0 concurrency means unset.
+    Defaults as Istio 1.30 writes them: ``budget_percent`` 20.0 (Envoy's ``Percent`` is 0-100; 1.27-1.29 wrote
+    0.2, i.e. 0.2%, fixed by istio/istio#59505) and ``min_retry_concurrency`` 3; a 0 concurrency means unset.
+    ``retryBudget.percent`` is a ``google.protobuf.DoubleValue`` (istio/api#3512), so an explicit 0 is kept.
     """
     if budget is None:
         return
@@ -256,9 +261,15 @@ def _apply_retry_budget(threshold: JSONDict, budget: Policy | None) -> None:
     concurrency = budget.get("minRetryConcurrency")
     threshold["retry_budget"] = {
         # retryBudget.percent -> retry_budget.budget_percent.value
-        "budget_percent": {"value": percent if percent is not None else 0.2},
+        "budget_percent": {
+            "value": float(percent) if percent is not None else defaults.ISTIO_DEFAULT_RETRY_BUDGET_PERCENT
+        },
         # retryBudget.minRetryConcurrency -> retry_budget.min_retry_concurrency
-        "min_retry_concurrency": int(concurrency) if istio_uint_is_set(concurrency) else 3,
+        "min_retry_concurrency": (
+            int(concurrency)
+            if istio_uint_is_set(concurrency)
+            else defaults.ISTIO_DEFAULT_RETRY_BUDGET_MIN_RETRY_CONCURRENCY
+        ),
     }
 
 
@@ -368,16 +379,25 @@ def apply_load_balancer(cluster: JSONDict, lb: Policy | None) -> None:
     consistent = lb.get("consistentHash")
     if consistent is None:
         return
+    # Envoy's lb config is a oneof: Istio's ApplyRingHashLoadBalancer replaces the slow-start config that
+    # applyRoundRobinLoadBalancer set, so warmupDurationSecs does nothing under consistentHash.
+    cluster.pop("least_request_lb_config", None)
+    cluster.pop("round_robin_lb_config", None)
     if consistent.get("maglev") is not None:
         cluster["lb_policy"] = "MAGLEV"
         table = (consistent["maglev"] or {}).get("tableSize")
         if table:
             cluster["maglev_lb_config"] = {"table_size": str(int(table))}  # uint64 -> JSON string
         return
-    ring = (
-        (consistent.get("ringHash") or {}).get("minimumRingSize") or consistent.get("minimumRingSize") or 1024
-    )
     cluster["lb_policy"] = "RING_HASH"
+    ring_hash = consistent.get("ringHash")
+    if ring_hash is not None:
+        # ringHash.minimumRingSize -> ring_hash_lb_config.minimum_ring_size, only if non-zero (Envoy: 1024)
+        if ring_hash.get("minimumRingSize"):
+            cluster["ring_hash_lb_config"] = {"minimum_ring_size": str(int(ring_hash["minimumRingSize"]))}
+        return
+    # The deprecated consistentHash.minimumRingSize; Istio writes 1024 (Envoy's default) when it is 0.
+    ring = consistent.get("minimumRingSize") or 1024
     cluster["ring_hash_lb_config"] = {"minimum_ring_size": str(int(ring))}
 
 
@@ -443,6 +463,10 @@ def check_traffic_policy(policy: Policy | None, path: str = "spec.trafficPolicy"
                 problems.append((full, f"must be a whole number >= 0, got {value!r}"))
             elif field.endswith("Percent") and value > 100:
                 problems.append((full, f"is a percentage, got {value!r}"))
+        elif field == "retryBudget.percent" and value is not None:
+            # A google.protobuf.DoubleValue with kubebuilder Minimum=0, Maximum=100 (istio/api#3512).
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+                problems.append((full, f"is a percentage from 0 to 100, got {value!r}"))
         elif field in _DURATION_FIELDS and value is not None:
             try:
                 to_duration(value)

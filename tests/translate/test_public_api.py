@@ -17,8 +17,17 @@ def test_exported_names_exist_once() -> None:
 
 def test_endpoint_fields_match_the_contract() -> None:
     fields = [(f.name, f.default) for f in dataclasses.fields(Endpoint)]
-    assert [name for name, _ in fields] == ["pod", "namespace", "labels", "address", "port", "app_port"]
-    assert fields[-1][1] is None
+    assert [name for name, _ in fields] == [
+        "pod",
+        "namespace",
+        "labels",
+        "address",
+        "port",
+        "app_port",
+        "service_account",
+    ]
+    assert dict(fields)["app_port"] is None
+    assert dict(fields)["service_account"] == "default"  # Kubernetes' default service account
     assert Endpoint.__dataclass_params__.frozen  # type: ignore[attr-defined]
 
 
@@ -28,8 +37,10 @@ def test_translate_signature_matches_the_contract() -> None:
     assert params["namespace"].default == "default"
     assert params["domain"].default == "cluster.local"
     assert params["track_remaining"].default is False
+    assert params["mtls"].default is None  # off until the mesh backend serves mTLS inbound
     assert all(
-        params[p].kind is inspect.Parameter.KEYWORD_ONLY for p in ("namespace", "domain", "track_remaining")
+        params[p].kind is inspect.Parameter.KEYWORD_ONLY
+        for p in ("namespace", "domain", "track_remaining", "mtls")
     )
 
 

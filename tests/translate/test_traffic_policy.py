@@ -235,10 +235,13 @@ OPTION_CASES = [
         {},
     ),
     (
-        "maxConcurrentStreams is not applied by an h2 upgrade (Istio upgrades after the pool)",
+        "maxConcurrentStreams applies to a cluster upgraded by h2UpgradePolicy (Istio >= 1.28)",
         {"http": {"maxConcurrentStreams": 7, "h2UpgradePolicy": "UPGRADE"}},
         "http",
-        {"common_http_protocol_options": {}, "explicit_http_config": {"http2_protocol_options": {}}},
+        {
+            "common_http_protocol_options": {},
+            "explicit_http_config": {"http2_protocol_options": {"max_concurrent_streams": 7}},
+        },
         {},
     ),
     (
@@ -409,13 +412,30 @@ def test_consecutive_errors_is_reported_as_a_warning() -> None:
             {"consistentHash": {"ringHash": {"minimumRingSize": 2048}}},
             {"lb_policy": "RING_HASH", "ring_hash_lb_config": {"minimum_ring_size": "2048"}},
         ),
+        (
+            {"consistentHash": {"httpHeaderName": "x-user", "minimumRingSize": 64}},
+            {"lb_policy": "RING_HASH", "ring_hash_lb_config": {"minimum_ring_size": "64"}},
+        ),
     ],
-    ids=["ROUND_ROBIN", "LEAST_CONN is Envoy's LEAST_REQUEST", "RANDOM", "warmup -> slow start", "ring hash"],
+    ids=[
+        "ROUND_ROBIN",
+        "LEAST_CONN is Envoy's LEAST_REQUEST",
+        "RANDOM",
+        "warmup -> slow start",
+        "ring hash",
+        "the deprecated minimumRingSize without ringHash",
+    ],
 )
 def test_load_balancer(lb: dict, expected: dict) -> None:
     cluster = outbound({"loadBalancer": lb})
     for key, value in expected.items():
         assert cluster[key] == value
+
+
+def test_ring_hash_without_a_size_keeps_envoys_default_and_ignores_the_deprecated_field() -> None:
+    cluster = outbound({"loadBalancer": {"consistentHash": {"ringHash": {}, "minimumRingSize": 64}}})
+    assert cluster["lb_policy"] == "RING_HASH"
+    assert "ring_hash_lb_config" not in cluster  # Envoy's 1024, as ApplyRingHashLoadBalancer leaves it
 
 
 # --- precedence: subsets and port-level settings --------------------------------------------------
@@ -617,14 +637,20 @@ def test_a_bad_value_raises_a_positioned_manifest_error() -> None:
 @pytest.mark.parametrize(
     ("budget", "expected"),
     [
-        ({}, {"budget_percent": {"value": 0.2}, "min_retry_concurrency": 3}),
+        ({}, {"budget_percent": {"value": 20.0}, "min_retry_concurrency": 3}),
         (
             {"percent": 25, "minRetryConcurrency": 5},
-            {"budget_percent": {"value": 25}, "min_retry_concurrency": 5},
+            {"budget_percent": {"value": 25.0}, "min_retry_concurrency": 5},
         ),
-        ({"minRetryConcurrency": 0}, {"budget_percent": {"value": 0.2}, "min_retry_concurrency": 3}),
+        ({"minRetryConcurrency": 0}, {"budget_percent": {"value": 20.0}, "min_retry_concurrency": 3}),
+        ({"percent": 0}, {"budget_percent": {"value": 0.0}, "min_retry_concurrency": 3}),
     ],
-    ids=["Istio's defaults as written", "percent and minRetryConcurrency", "0 concurrency means unset"],
+    ids=[
+        "Istio 1.30's defaults: 20 percent, 3 retries",
+        "percent and minRetryConcurrency",
+        "0 concurrency means unset",
+        "an explicit 0 percent is kept (a DoubleValue)",
+    ],
 )
 def test_retry_budget(budget: dict, expected: dict) -> None:
     cluster = outbound({"retryBudget": budget})

@@ -12,15 +12,16 @@ book, are read back by :func:`read_result` into one :class:`FortioResult`.
     >>> r.codes, r.sockets                                             # doctest: +SKIP
     ({200: 11, 503: 19}, 20)
 
-Layout (imports point down): ``stats`` (leaf) ← ``periodic`` ← ``http_client`` ← ``runner``
-(+ ``multiproc``) ← ``results`` (JSON) / ``report`` (text) / ``flags`` ← ``command`` (``load``);
+Layout (imports point down): ``stats`` (leaf) ← ``options`` / ``periodic`` ← ``http_client`` ← ``engine``
+(threads on a loop, the warmup rule) ← ``multiproc`` ← ``runner`` ← ``results`` (JSON) / ``report`` (text)
+/ ``flags`` ← ``command`` (``load``);
 ``result`` + ``reader`` for the record; ``testing`` holds the real servers tests and benchmarks load.
 """
 
 from lablib.fortio.command import ProgressCallback, curl, load
+from lablib.fortio.options import DEFAULT_LOAD_OPTIONS, FORTIO_VERSION, VERSION, LoadOptions
 from lablib.fortio.reader import read_result
 from lablib.fortio.result import Bucket, FortioResult
-from lablib.fortio.runner import DEFAULT_LOAD_OPTIONS, FORTIO_VERSION, VERSION, LoadOptions
 
 __all__ = [
     "DEFAULT_LOAD_OPTIONS",

@@ -14,14 +14,16 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from lablib._exceptions import FortioError
+from lablib.fortio.engine import Shared, log_line
 from lablib.fortio.flags import ParsedArgs, parse_args
 from lablib.fortio.http_client import build_target
+from lablib.fortio.options import USER_AGENT, VERSION
 from lablib.fortio.periodic import RunPlan
 from lablib.fortio.reader import read_result
 from lablib.fortio.report import start_lines, summary_lines
 from lablib.fortio.result import FortioResult
 from lablib.fortio.results import go_json, results_json
-from lablib.fortio.runner import USER_AGENT, VERSION, _Shared, log_line, resolve, run_load
+from lablib.fortio.runner import resolve, run_load
 from lablib.fortio.stats import go_duration, go_g
 
 __all__ = ["ProgressCallback", "curl", "load"]
@@ -80,7 +82,7 @@ def _run(parsed: ParsedArgs, err: TextIO, out: TextIO, progress: ProgressCallbac
                 print(log_line("warn", w), file=err)
         err.flush()
 
-    def on_tick(shared: _Shared, plan: RunPlan) -> None:
+    def on_tick(shared: Shared, plan: RunPlan) -> None:
         logs = shared.drain_log()
         for line in logs:
             print(line, file=err)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lablib._exceptions import FortioUsageError
-from lablib.fortio.runner import LOG_LEVELS, LoadOptions
+from lablib.fortio.options import LOG_LEVELS, LoadOptions
 from lablib.fortio.stats import parse_percentiles
 
 __all__ = ["FLAGS", "ParsedArgs", "parse_args", "parse_go_duration", "usage"]

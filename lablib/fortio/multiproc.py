@@ -1,10 +1,11 @@
 """Several worker processes for one run, like Go spreading goroutines over OS threads.
 
-Each process runs a share of the threads on its own event loop (``runner._Run``) and talks JSON lines
-with the parent on stdin/stdout: ``ready`` (+ warmup codes) after its warmup, ``go`` from the parent
-(the barrier, so every thread starts together), ``done`` counts for progress, then each thread's
-histograms, which merge by adding bucket counts. Used only when asked (``-lablib-procs``): one event
-loop already outruns ``hey`` on this machine (see ``bench/bench_fortio.py``).
+Each process runs a share of the threads on its own event loop (``engine.LoopRun``) and talks JSON lines
+with the parent on stdin/stdout: ``ready`` (+ each thread's warmup code and size) after its warmup,
+``go`` from the parent (the barrier, so every thread starts together, once ``engine.check_warmup``
+passed), ``done`` counts for progress, then each thread's histograms, which merge by adding bucket
+counts. Used only when asked (``-lablib-procs``): one event loop already outruns ``hey`` on this machine
+(see ``bench/bench_fortio.py``).
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ import time
 from typing import Any
 
 from lablib._exceptions import FortioError
-from lablib.fortio.http_client import Target, code_is_ok
+from lablib.fortio.engine import LoopRun, Shared, ThreadData, WarmupCall, check_warmup, new_loop
+from lablib.fortio.http_client import Target
+from lablib.fortio.options import LoadOptions
 from lablib.fortio.periodic import RunPlan
-from lablib.fortio.runner import LoadOptions, ThreadData, _new_loop, _Run, _Shared
 
 __all__ = ["run_multi", "worker_main"]
 
 
-def run_multi(options: LoadOptions, plan: RunPlan, target: Target, shared: _Shared, procs: int):
+def run_multi(options: LoadOptions, plan: RunPlan, target: Target, shared: Shared, procs: int):
     """Spread the threads over ``procs`` processes; a barrier after warmup; merge per-thread data."""
     groups = [list(range(i, plan.num_threads, procs)) for i in range(procs)]
     spec = {
@@ -53,20 +55,16 @@ def run_multi(options: LoadOptions, plan: RunPlan, target: Target, shared: _Shar
             p.stdin.flush()
             children.append(p)
         # barrier: each child says "ready" (after its warmup)
-        warm: dict[int, int] = {}
+        calls: dict[int, WarmupCall] = {}
         for p in children:
             msg = _read_msg(p)
             if msg.get("error"):
                 raise FortioError(msg["error"])
-            for k, v in msg.get("warmup", {}).items():
-                warm[int(k)] = warm.get(int(k), 0) + v
-        if plan.exactly == 0 and not options.allow_initial_errors:
-            for code in warm:
-                if not code_is_ok(code):
-                    raise FortioError(
-                        f"Aborting because of error {code} for {target.url} during warmup "
-                        "(use -n for an exact number of calls without warmup, or -allow-initial-errors)"
-                    )
+            calls.update({int(tid): (code, size) for tid, (code, size) in msg.get("warmup", {}).items()})
+        warm: dict[int, int] = {}
+        if plan.exactly == 0:
+            warm = check_warmup(calls, target.url,
+                                allow_initial_errors=options.allow_initial_errors)
         shared.phase = "run"
         shared.run_start = time.monotonic()
         start_ns = time.time_ns()
@@ -151,8 +149,8 @@ def worker_main() -> int:
     plan = RunPlan(**spec["plan"])
     t = spec["target"]
     target = Target(**{**t, "request": t["request"].encode("latin-1")})
-    shared = _Shared()
-    loop = _new_loop()
+    shared = Shared()
+    loop = new_loop()
     out_lock = threading.Lock()
 
     def send(msg: dict[str, Any]) -> None:
@@ -160,7 +158,7 @@ def worker_main() -> int:
             sys.stdout.write(json.dumps(msg) + "\n")
             sys.stdout.flush()
 
-    run = _Run(options, plan, target, spec["threads"], shared, loop)
+    run = LoopRun(options, plan, target, spec["threads"], shared, loop)
     go_event = asyncio.Event()
 
     def stdin_reader() -> None:
@@ -174,9 +172,7 @@ def worker_main() -> int:
         loop.call_soon_threadsafe(go_event.set)
 
     async def go() -> None:
-        warm: dict[str, int] = {}
-        for th in run.threads:
-            warm[str(th.warmup_code)] = warm.get(str(th.warmup_code), 0) + 1
+        warm = {str(tid): call for tid, call in run.warmup_calls().items()}
         send({"ready": True, "warmup": warm if plan.exactly == 0 else {}})
         await go_event.wait()
 

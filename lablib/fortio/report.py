@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from lablib.fortio.options import VERSION, LoadOptions
 from lablib.fortio.periodic import RunPlan, gomaxprocs
-from lablib.fortio.runner import VERSION, LoadOptions, RunData
+from lablib.fortio.runner import RunData
 from lablib.fortio.stats import Counter, go_duration, go_g
 
 __all__ = ["header_line", "histogram_lines", "summary_lines"]

@@ -11,7 +11,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from lablib.fortio.runner import VERSION, RunData
+from lablib.fortio.options import VERSION
+from lablib.fortio.runner import RunData
 from lablib.fortio.stats import shortest_digits
 
 __all__ = ["gen_id", "go_json", "go_json_float", "results_json"]

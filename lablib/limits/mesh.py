@@ -1,0 +1,138 @@
+"""What lab 03 applies: the rule, the route (none, 50/50, 90/10), extra client pods and a client pod with its
+own worker count, each as the manifest a student would apply (``kubectl apply -f``), and the limits the theory
+draws for them (``lablib.viz.limits_for_files``: the same translation the lab runs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lablib._exceptions import LabError
+from lablib.manifests.builder import build_destination_rule, write_manifest
+from lablib.theory.limits import ClusterLimits
+from lablib.translate.proxy_config import PROXY_CONFIG_ANNOTATION
+from lablib.viz.book import MANIFESTS
+from lablib.viz.theory_view import limits_for_files
+
+__all__ = ["ROUTES", "RULE", "SERVICE", "WORKER_POD", "client_names", "explorer_clients", "route_limits",
+           "rule_without_ejection", "start_clients", "use_route", "worker_client", "worker_rule"]
+
+#: The book's rule with ``http1MaxPendingRequests: 10``: L = 10 in flight + 10 waiting per Envoy cluster.
+RULE = MANIFESTS / "istio/resilience/destination-rule-go-cb-pending.yaml"
+SERVICE = MANIFESTS / "service/go/service-go.yaml"
+#: route name -> its VirtualService: the book's (one cluster), half/half and 90/10 over subsets v1 and v2.
+ROUTES: dict[str, Path] = {
+    "none": MANIFESTS / "istio/route/virtual-service-go.yaml",
+    "50-50": MANIFESTS / "istio/route/virtual-service-go-v1-v2-50.yaml",
+    "90-10": MANIFESTS / "istio/route/virtual-service-go-v1-v2-90-10.yaml",
+}
+#: The second client pod's manifest: every further client is a copy under another name.
+SECOND_CLIENT = MANIFESTS / "kubernetes/fortio-2.yaml"
+#: The client pod whose sidecar runs the workers the lab asks for (``proxy.istio.io/config`` concurrency).
+WORKER_POD = "fortio-w"
+
+
+def route_file(route: str) -> Path:
+    if route not in ROUTES:
+        raise LabError(f"unknown route {route!r}; use one of {', '.join(ROUTES)}")
+    return ROUTES[route]
+
+
+def use_route(lab: Any, route: str) -> Path:
+    """Apply the VirtualService of ``route`` (it replaces the one applied before: same name)."""
+    path = route_file(route)
+    lab.apply(path)
+    return path
+
+
+def route_limits(route: str, *, workers: int = 2, rule: Path = RULE) -> list[ClusterLimits]:
+    """The Envoy clusters ``route`` uses under ``rule`` and their limits (the theory's L and band)."""
+    return limits_for_files([SERVICE, rule, route_file(route)], workers=workers)
+
+
+def client_names(count: int) -> list[str]:
+    """``fortio``, ``fortio-2``, … : the client pods of a run with ``count`` callers."""
+    if count < 1:
+        raise LabError(f"at least one client pod is needed, got {count}")
+    return ["fortio", *(f"fortio-{i}" for i in range(2, count + 1))]
+
+
+def _client_pod(name: str, *, workers: int | None = None) -> dict[str, Any]:
+    body = yaml.safe_load(SECOND_CLIENT.read_text())
+    body["metadata"]["name"] = name
+    if workers is not None:  # Istio's per-pod ProxyConfig: its sidecar's Envoy --concurrency
+        config = yaml.safe_load(body["metadata"]["annotations"][PROXY_CONFIG_ANNOTATION]) or {}
+        config["concurrency"] = workers
+        body["metadata"]["annotations"][PROXY_CONFIG_ANNOTATION] = yaml.safe_dump(config, sort_keys=False)
+    return body
+
+
+def start_clients(lab: Any, count: int, *, directory: Path) -> list[str]:
+    """Make sure ``count`` client pods run (fortio, fortio-2 from its manifest, further ones as copies written
+    to ``directory``); return their names."""
+    names = client_names(count)
+    for name in names[1:]:
+        if name == "fortio-2":
+            lab.apply(SECOND_CLIENT)
+            continue
+        directory.mkdir(parents=True, exist_ok=True)
+        lab.apply(write_manifest(directory / f"{name}.yaml", _client_pod(name),
+                                 comment=f"{name}: one more client pod, a copy of {SECOND_CLIENT.name}"))
+    return names
+
+
+def explorer_clients(lab: Any, count: int, workers: int, *, directory: Path) -> list[str]:
+    """The explorer's client pods ``fortio-e1`` … ``fortio-e<count>``, each sidecar on ``workers`` Envoy
+    workers (re-applied only when that changed: a changed annotation restarts the pod)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    names = [f"fortio-e{i}" for i in range(1, count + 1)]
+    running = getattr(lab.backend, "pods", dict)()
+    for name in names:
+        pod = running.get(name)
+        if pod is not None and getattr(pod, "workers", None) == workers:
+            continue
+        lab.apply(write_manifest(directory / f"{name}.yaml", _client_pod(name, workers=workers),
+                                 comment=f"{name}: a client pod of lab 03's explorer, {workers} worker(s)"))
+    return names
+
+
+def rule_without_ejection(directory: Path, rule: Path = RULE) -> Path:
+    """Write ``rule`` without its ``outlierDetection``: the same pool on every client and server sidecar.
+
+    A server sidecar's overflow is a 503 the client sees as an upstream 5xx, and ``consecutive5xxErrors: 3``
+    would eject that pod for ``baseEjectionTime`` (3 minutes), hiding the limits behind 503 UH. (A client's
+    own overflow never counts: it has no upstream host, envoyproxy/envoy#25488.)
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    base = yaml.safe_load(rule.read_text())
+    return write_manifest(directory / "destination-rule-go-cb-pending-no-ejection.yaml",
+                          build_destination_rule(base=base, outlier_detection={}),
+                          comment=f"lab 03: {rule.name} without outlierDetection (server-side 503s eject)")
+
+
+def worker_rule(directory: Path) -> Path:
+    """Write the rule of the workers step: ``maxConnections: 10`` and ``http1MaxPendingRequests: 10`` only.
+
+    Without ``http2MaxRequests`` (max_requests unlimited) a slack connection of a worker carries a request
+    instead of having it rejected, so what each worker may add shows as admitted requests (L = 10 + 10).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    rule = build_destination_rule(connection_pool={"tcp": {"maxConnections": 10},
+                                                   "http": {"http1MaxPendingRequests": 10}})
+    return write_manifest(directory / "destination-rule-go-workers.yaml", rule,
+                          comment="lab 03, workers step: 10 connections, 10 waiting, max requests unlimited")
+
+
+def worker_client(lab: Any, workers: int, *, directory: Path) -> str:
+    """Apply the client pod ``fortio-w`` with ``proxy.istio.io/config: concurrency: <workers>`` (a changed
+    annotation restarts the pod, as in Kubernetes); return its name."""
+    if workers < 1:
+        raise LabError(f"workers must be >= 1 (0 would mean every core of this machine), got {workers}")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = write_manifest(directory / f"{WORKER_POD}.yaml", _client_pod(WORKER_POD, workers=workers),
+                          comment=f"{WORKER_POD}: a client pod whose sidecar runs {workers} Envoy worker(s)")
+    lab.apply(path)
+    return WORKER_POD

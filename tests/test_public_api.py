@@ -18,7 +18,7 @@ EXPECTED_TOP_LEVEL = {
 }
 
 SUBPACKAGES = ["lablib.manifests", "lablib.translate", "lablib.fortio", "lablib.theory", "lablib.viz",
-               "lablib.backends", "lablib.backends.kind", "lablib.outlier"]
+               "lablib.backends", "lablib.backends.kind", "lablib.outlier", "lablib.limits"]
 
 
 def test_top_level_all_is_the_curated_surface() -> None:

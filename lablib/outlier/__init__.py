@@ -4,6 +4,7 @@
 service-go faults on and runs ``watch()``: paced load while an ``Observer`` samples the client sidecar's
 ``/clusters`` and ``/stats``. The resulting ``Timeline`` feeds ``timeline_figure()`` and the check cells
 in ``lablib.outlier.checks``; ``Explorer`` puts the knobs on sliders.
+Check cells, figures, tables and the explorer take ``lang`` (``"en"`` or ``"zh"``; ``lablib.i18n``).
 Taught in ``labs/02-outlier-detection.ipynb``.
 """
 

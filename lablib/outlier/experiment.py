@@ -11,12 +11,16 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lablib._types import PathLike
+from lablib.i18n import t
 from lablib.outlier.observer import DEFAULT_CLUSTER, Action, watch
 from lablib.outlier.rule import OutlierSettings, write_rule
 from lablib.outlier.timeline import EventKind, Timeline
+
+if TYPE_CHECKING:
+    from lablib.lab import Lab
 
 __all__ = ["MANIFESTS", "PODS", "Fault", "experiment", "heal", "host_names", "processes", "stop_after"]
 
@@ -38,13 +42,13 @@ class Fault:
         return f"{self.target} → {self.code} ×{self.fraction:g}"
 
 
-def heal(lab: Any, targets: Sequence[str] = PODS) -> None:
+def heal(lab: Lab, targets: Sequence[str] = PODS) -> None:
     """Turn every fault off (service-go ``POST /fault`` with fraction 0)."""
-    for t in targets:
-        lab.set_fault(t, code=503, fraction=0.0)
+    for target in targets:
+        lab.set_fault(target, code=503, fraction=0.0)
 
 
-def host_names(lab: Any) -> dict[str, str]:
+def host_names(lab: Lab) -> dict[str, str]:
     """``{"127.0.0.1:PORT": pod name}`` for the plot's row labels (empty when the backend cannot tell)."""
     backend = getattr(lab, "backend", lab)
     pods_fn = getattr(backend, "pods", None)
@@ -55,7 +59,7 @@ def host_names(lab: Any) -> dict[str, str]:
     return {}
 
 
-def processes(lab: Any) -> list[Any]:
+def processes(lab: Lab) -> list[Any]:
     """Records (``.pid``, ``.role``, ``.alive()``) of every process the lab runs, for the cleanup check."""
     fn = getattr(getattr(lab, "backend", lab), "processes", None)
     if not callable(fn):
@@ -77,16 +81,18 @@ def stop_after(kind: EventKind, *, count: int = 1, plus_s: float = 1.0) -> Calla
     return done
 
 
-def experiment(lab: Any, settings: OutlierSettings | None, *, rule_path: PathLike,
+def experiment(lab: Lab, settings: OutlierSettings | None, *, rule_path: PathLike,
                faults: Sequence[Fault] = (Fault(),), duration_s: float = 10.0, fault_at_s: float = 0.5,
                heal_at_s: float | None = None, until: Callable[[Timeline], bool] | None = None,
                qps: float = 40.0, connections: int = 2, cluster: str = DEFAULT_CLUSTER,
-               comment: str = "") -> Timeline:
+               comment: str = "", lang: str = "en") -> Timeline:
     """Heal all pods, apply ``settings`` as a fresh DestinationRule (None: no rule), fail ``faults``, watch.
 
     The previous rule at ``rule_path`` is deleted first so Envoy rebuilds the cluster: ejections and error
-    counts from an earlier step do not leak into this one. Returns the timeline (marks: "fault …", "healed").
+    counts from an earlier step do not leak into this one. Returns the timeline (marks: "fault …", "healed",
+    in ``lang``).
     """
+
     path = Path(rule_path)
     heal(lab)
     if path.exists():
@@ -95,10 +101,10 @@ def experiment(lab: Any, settings: OutlierSettings | None, *, rule_path: PathLik
     if settings is not None:
         write_rule(path, settings, comment=comment)
         lab.apply(path)
-    actions = [Action(fault_at_s, f"fault: {', '.join(map(str, faults))}",
+    actions = [Action(fault_at_s, t("outlier.experiment.fault", lang, faults=", ".join(map(str, faults))),
                       lambda: [lab.set_fault(f.target, code=f.code, fraction=f.fraction) for f in faults])]
     if heal_at_s is not None:
-        actions.append(Action(heal_at_s, "healed", lambda: heal(lab)))
+        actions.append(Action(heal_at_s, t("outlier.experiment.healed", lang), lambda: heal(lab)))
     try:
         return watch(lab, duration_s=duration_s, cluster=cluster, qps=qps, connections=connections,
                      actions=actions, until=until)

@@ -17,9 +17,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lablib.outlier.timeline import CodeSample, HostSample, Mark, StatSample, Timeline
+
+if TYPE_CHECKING:
+    from lablib.lab import Lab
 
 __all__ = [
     "DEFAULT_CLUSTER",
@@ -75,7 +78,7 @@ class Observer:
     >>> obs.timeline.events()                               # doctest: +SKIP
     """
 
-    def __init__(self, lab: Any, clusters: str | Sequence[str] = DEFAULT_CLUSTER, *, period_s: float = 0.1,
+    def __init__(self, lab: Lab, clusters: str | Sequence[str] = DEFAULT_CLUSTER, *, period_s: float = 0.1,
                  stats: Iterable[str] = OBSERVED_STATS) -> None:
         if period_s <= 0:
             raise ValueError(f"period_s must be > 0, got {period_s!r}")
@@ -189,7 +192,7 @@ class LoadRunner:
     fortio does no warmup, so a failing host cannot abort the run (fortio-load-semantics §1.5).
     """
 
-    def __init__(self, lab: Any, observer: Observer, *, url: str = DEFAULT_URL, qps: float = 40.0,
+    def __init__(self, lab: Lab, observer: Observer, *, url: str = DEFAULT_URL, qps: float = 40.0,
                  connections: int = 2, slice_s: float = 0.5, extra_args: str = "") -> None:
         if qps <= 0:
             raise ValueError(f"qps must be > 0 (paced load), got {qps!r}")
@@ -259,7 +262,7 @@ def _records_to_codes(records: Iterable[Any], t0_wall: float, bins: Sequence[Cod
     return out
 
 
-def watch(lab: Any, *, duration_s: float, cluster: str | Sequence[str] = DEFAULT_CLUSTER,
+def watch(lab: Lab, *, duration_s: float, cluster: str | Sequence[str] = DEFAULT_CLUSTER,
           url: str = DEFAULT_URL, qps: float = 40.0, connections: int = 2, slice_s: float = 0.5,
           period_s: float = 0.1, actions: Sequence[Action] = (),
           until: Callable[[Timeline], bool] | None = None, extra_args: str = "") -> Timeline:
@@ -294,7 +297,7 @@ def watch(lab: Any, *, duration_s: float, cluster: str | Sequence[str] = DEFAULT
     return obs.timeline
 
 
-def _access_records(lab: Any, since_wall: float, calls: int) -> list[Any] | None:
+def _access_records(lab: Lab, since_wall: float, calls: int) -> list[Any] | None:
     """The client sidecar's access-log records since ``since_wall`` if the backend offers them, else None.
 
     Envoy flushes its access log on a timer, so wait (a little) until every call the load made is there.

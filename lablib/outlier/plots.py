@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from lablib.i18n import t
 from lablib.outlier.timeline import Timeline
 
 __all__ = ["CODE_COLORS", "timeline_figure"]
@@ -61,7 +62,7 @@ def _full_height_line(fig: go.Figure, x: float, color: str, dash: str) -> None:
 
 
 def timeline_figure(tl: Timeline, *, names: Mapping[str, str] | None = None, title: str | None = None,
-                    cluster: str | None = None) -> go.Figure:
+                    cluster: str | None = None, lang: str = "en") -> go.Figure:
     """Per-host pool membership (from ``/clusters`` health flags) over time, response codes underneath.
 
     ``names`` maps host addresses to pod names for the row labels
@@ -72,20 +73,21 @@ def timeline_figure(tl: Timeline, *, names: Mapping[str, str] | None = None, tit
     rows = len(hosts) + 1
     heights = [0.5 / max(1, len(hosts))] * len(hosts) + [0.5]
     subtitles = [f"{names.get(a, a)}  ({a})" if a in names else a for _, a in hosts]
-    subtitles.append("responses seen by the client (per load slice)")
+    subtitles.append(t("outlier.plot.responses_row", lang))
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, row_heights=heights, vertical_spacing=0.06,
                         subplot_titles=subtitles)
     for row, (c, a) in enumerate(hosts, start=1):
         series = tl.host_series(a, c)
         fig.add_trace(go.Scatter(x=[s.t for s in series], y=[1 if s.in_pool else 0 for s in series],
                                  mode="lines", line={"shape": "hv", "color": "#1f77b4", "width": 2},
-                                 name=f"in pool: {names.get(a, a)}", showlegend=False,
+                                 name=t("outlier.plot.in_pool", lang, host=names.get(a, a)), showlegend=False,
                                  hovertemplate=f"t=%{{x:.2f}}s in=%{{y}}<extra>{names.get(a, a)}</extra>"),
                       row=row, col=1)
         for p in tl.periods(address=a, cluster=c):
             fig.add_vrect(x0=p.start, x1=p.end if p.end is not None else tl.duration, fillcolor=_EJECT,
                           opacity=0.12, line_width=0, row=row, col=1)  # type: ignore[arg-type]
-        fig.update_yaxes(range=[-0.2, 1.2], tickvals=[0, 1], ticktext=["out", "in"], row=row, col=1)
+        fig.update_yaxes(range=[-0.2, 1.2], tickvals=[0, 1],
+                         ticktext=[t("outlier.plot.out", lang), t("outlier.plot.in", lang)], row=row, col=1)
     x = [c.t for c in tl.codes]
     widths = [max(0.05, (c.t_end - c.t_start) * 0.9) for c in tl.codes]
     for label, counts in _code_series(tl).items():
@@ -103,13 +105,13 @@ def timeline_figure(tl: Timeline, *, names: Mapping[str, str] | None = None, tit
     span = max(tl.duration, max((c.t_end for c in tl.codes), default=0.0), 1.0)
     step = next(d for d in (0.5, 1, 2, 5, 10, 30, 60, 120, 600) if span / d <= 12)
     fig.update_xaxes(tickmode="linear", tick0=0, dtick=step)  # whole seconds, not the bars' centres
-    fig.update_xaxes(title_text="seconds since the watch started", row=rows, col=1)
-    fig.update_yaxes(title_text="calls", row=rows, col=1)
+    fig.update_xaxes(title_text=t("outlier.plot.time_axis", lang), row=rows, col=1)
+    fig.update_yaxes(title_text=t("outlier.plot.calls_axis", lang), row=rows, col=1)
     clusters = sorted({c for c, _ in hosts})
-    text = title or "Outlier detection: hosts in/out of the pool, responses over time"
+    text = title or t("outlier.plot.title", lang)
     if clusters:
-        text += f"<br><sub>Envoy cluster {', '.join(clusters)}</sub>"
-    fig.update_layout(title={"text": text},
-                      height=300 + 110 * len(hosts), margin={"t": 140}, legend={"title": "response"},
+        text += f"<br><sub>{t('outlier.plot.cluster', lang, clusters=', '.join(clusters))}</sub>"
+    fig.update_layout(title={"text": text}, height=300 + 110 * len(hosts), margin={"t": 140},
+                      legend={"title": t("outlier.plot.legend", lang)},
                       template="plotly_white")
     return fig

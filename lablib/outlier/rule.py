@@ -2,10 +2,11 @@
 
 ``OutlierSettings`` holds Istio's ``trafficPolicy.outlierDetection`` fields (plus an optional
 connectionPool for the "overflows do not count" step). ``SEED`` is the book's rule; ``LAB`` the short-time
-variant the notebook runs. ``write_rule()`` writes the YAML and validates it through ``lablib.manifests``
-(when that module is present), so a slider can never produce a rule the lab would reject later.
-``effective_envoy()`` explains the mapping (istio-to-envoy.md §2): which Envoy ``outlier_detection`` values
-result, Envoy defaults included.
+variant the notebook runs. ``write_rule()`` builds the rule with ``lablib.manifests.builder`` (the one DR
+builder of every lab) and validates the file like a hand-written one, so a slider can never produce a rule
+the lab would reject later. ``effective_envoy()`` explains the mapping (istio-to-envoy.md §2): the Envoy
+``outlier_detection`` values ``lablib.translate`` produces, with Envoy's defaults (``translate.defaults``)
+where Istio leaves a field unset, and says why in the notebook's language (``lablib.i18n``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lablib._types import JSONDict, PathLike
+from lablib.i18n import t
+from lablib.manifests.builder import NETWORKING_API_VERSION, build_destination_rule, write_manifest
+from lablib.translate import apply_outlier_detection, defaults
 
 __all__ = [
-    "ENVOY_DEFAULTS",
     "LAB",
     "SEED",
     "OutlierSettings",
@@ -31,18 +32,6 @@ __all__ = [
     "write_rule",
     "write_virtual_service",
 ]
-
-#: Envoy's own defaults when Istio leaves a field unset (data-plane-api ``outlier_detection.proto``).
-ENVOY_DEFAULTS: dict[str, Any] = {
-    "consecutive_5xx": 5,
-    "enforcing_consecutive_5xx": 100,
-    "consecutive_gateway_failure": 5,
-    "enforcing_consecutive_gateway_failure": 0,
-    "interval": "10s",
-    "base_ejection_time": "30s",
-    "max_ejection_time": "300s",
-    "max_ejection_percent": 10,
-}
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -133,99 +122,94 @@ LAB = OutlierSettings(consecutive_5xx_errors=3, interval="1s", base_ejection_tim
 def destination_rule(settings: OutlierSettings = LAB, *, name: str = "service-go", host: str = "service-go",
                      subsets: bool = True) -> JSONDict:
     """The DestinationRule object (plain data) with ``settings`` as its ``trafficPolicy``."""
-    policy: JSONDict = {}
-    if settings.connection_pool:
-        policy["connectionPool"] = settings.connection_pool
-    policy["outlierDetection"] = settings.istio_fields()
-    spec: JSONDict = {"host": host, "trafficPolicy": policy}
-    if subsets:
-        spec["subsets"] = [{"name": v, "labels": {"version": v}} for v in ("v1", "v2")]
-    return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": {"name": name},
-            "spec": spec}
+    return build_destination_rule(name=name, host=host, subsets=("v1", "v2") if subsets else (),
+                                  connection_pool=settings.connection_pool,
+                                  outlier_detection=settings.istio_fields())
 
 
-def write_rule(path: PathLike, settings: OutlierSettings = LAB, *, comment: str = "", **kwargs: Any) -> Path:
+def write_rule(path: PathLike, settings: OutlierSettings = LAB, *, comment: str = "", lang: str = "en",
+               **kwargs: Any) -> Path:
     """Write the DestinationRule YAML to ``path``, validate it like ``lab.apply`` would, and return the path.
 
-    Raises ``ValidationFailed`` (from ``lablib.manifests``) naming the file and line if the rule is invalid.
+    The file's header comment is ``comment`` and a note on where the file comes from, in ``lang`` (the
+    notebook prints the file). Raises ``ValidationFailed`` (from ``lablib.manifests``) naming the file and
+    line if the rule is invalid.
     """
-    out = Path(path)
-    header = "".join(f"# {line}\n" for line in comment.splitlines()) if comment else ""
-    header += "# Written by lablib.outlier.write_rule from the lab's parameters.\n"
-    out.write_text(header + yaml.safe_dump(destination_rule(settings, **kwargs), sort_keys=False))
-    _validate(out)
-    return out
+    note = t("outlier.rule.written", lang)
+    return write_manifest(path, destination_rule(settings, **kwargs),
+                          comment=f"{comment}\n{note}" if comment else note)
 
 
-def _validate(path: Path) -> None:
-    try:
-        from lablib.manifests import validate_files
-    except ImportError:  # manifests package not there yet: apply() validates anyway
-        return
-    from lablib._exceptions import ValidationFailed
-
-    problems = validate_files([path])
-    if any(getattr(p, "severity", "error") == "error" for p in problems):
-        raise ValidationFailed(problems)
-
-
-def effective_envoy(settings: OutlierSettings) -> list[tuple[str, str, str, str]]:
+def effective_envoy(settings: OutlierSettings, *, lang: str = "en") -> list[tuple[str, str, str, str]]:
     """Rows (Envoy field, value Envoy uses, from which Istio field, why) for the notebook's explanation table.
 
-    Follows Istio's ``applyOutlierDetection`` (istio-to-envoy.md §2): ``consecutiveErrors`` maps to nothing.
+    The values are what ``lablib.translate`` (Istio's ``applyOutlierDetection``, istio-to-envoy.md §2) writes
+    into the cluster, and Envoy's defaults for what it leaves unset: ``consecutiveErrors`` maps to nothing.
+    The "why" (and the notes in the Istio column) are in ``lang``; field names and values never change.
     """
+    cluster: JSONDict = {}
+    apply_outlier_detection(cluster, settings.istio_fields())
+    od = cluster["outlier_detection"]
+    d = defaults
+
+    def row(envoy: str, default: Any, istio: str, why: str, *, show: str | None = None) -> None:
+        """One row: the translated value if the translator set ``envoy``, else Envoy's ``default``."""
+        value = od.get(envoy, default)
+        rows.append((envoy, show or str(value), istio if envoy in od else "-", why))
+
     rows: list[tuple[str, str, str, str]] = []
-    c5 = settings.consecutive_5xx_errors
-    if c5 is None:
-        why = ("consecutiveErrors is ignored by Istio >= 1.7; Envoy's default applies"
-               if settings.consecutive_errors is not None else "unset: Envoy's default")
-        src = "consecutiveErrors: ignored" if settings.consecutive_errors is not None else "-"
-        rows.append(("consecutive_5xx", str(ENVOY_DEFAULTS["consecutive_5xx"]), src, why))
-        rows.append(("enforcing_consecutive_5xx", "100", "-", "Envoy's default: 5xx ejection is on"))
+    on_by_default = t("outlier.rule.why.default_5xx_on", lang)
+    if "consecutive_5xx" in od:
+        row("consecutive_5xx", None, "consecutive5xxErrors", t("outlier.rule.why.any_5xx", lang))
+        row("enforcing_consecutive_5xx", None, "consecutive5xxErrors", t("outlier.rule.why.enforced", lang))
+    elif settings.consecutive_errors is not None:
+        rows.append(("consecutive_5xx", str(d.ENVOY_DEFAULT_CONSECUTIVE_5XX), t("outlier.rule.ignored", lang),
+                     t("outlier.rule.why.ignored", lang)))
+        row("enforcing_consecutive_5xx", d.ENVOY_DEFAULT_ENFORCING_CONSECUTIVE_5XX, "-", on_by_default)
     else:
-        rows.append(("consecutive_5xx", str(c5), "consecutive5xxErrors", "any 5xx counts, 500 included"))
-        rows.append(("enforcing_consecutive_5xx", "100" if c5 > 0 else "0", "consecutive5xxErrors",
-                     "Istio enforces when > 0"))
-    cg = settings.consecutive_gateway_errors
-    if cg is None:
-        rows.append(("enforcing_consecutive_gateway_failure", "0", "-",
-                     "Envoy's default: gateway errors are counted but never eject"))
+        row("consecutive_5xx", d.ENVOY_DEFAULT_CONSECUTIVE_5XX, "-", t("outlier.rule.why.unset", lang))
+        row("enforcing_consecutive_5xx", d.ENVOY_DEFAULT_ENFORCING_CONSECUTIVE_5XX, "-", on_by_default)
+    if "consecutive_gateway_failure" in od:
+        row("consecutive_gateway_failure", None, "consecutiveGatewayErrors",
+            t("outlier.rule.why.gateway_only", lang))
+        row("enforcing_consecutive_gateway_failure", None, "consecutiveGatewayErrors",
+            t("outlier.rule.why.enforced", lang))
     else:
-        rows.append(("consecutive_gateway_failure", str(cg), "consecutiveGatewayErrors",
-                     "only 502/503/504 count; a 500 resets nothing and counts nothing"))
-        rows.append(("enforcing_consecutive_gateway_failure", "100" if cg > 0 else "0",
-                     "consecutiveGatewayErrors", "Istio enforces when > 0"))
-    rows.append(("interval", f"{settings.interval_s:g}s", "interval",
-                 "sweep period; returns are checked then"))
-    base = settings.base_ejection_time_s
-    rows.append(("base_ejection_time", f"{base:g}s", "baseEjectionTime",
-                 "first ejection; grows when repeated"))
-    rows.append(("max_ejection_time", f"{max(300.0, base):g}s", "-",
-                 "Istio leaves it unset: max(300s, base)"))
-    mep = settings.max_ejection_percent
-    rows.append(("max_ejection_percent", str(mep if mep else ENVOY_DEFAULTS["max_ejection_percent"]),
-                 "maxEjectionPercent" if mep else "-", "Envoy ejects only if 100*(ejected+1)/hosts <= this"))
-    rows.append(("enforcing_success_rate", "0", "(block present)", "Istio turns success-rate ejection off"))
-    mhp = settings.min_health_percent
-    rows.append(("common_lb_config.healthy_panic_threshold", f"{mhp or 0}%",
-                 "minHealthPercent" if mhp is not None else "-",
-                 "0 = no panic routing: all hosts out -> 503 no healthy upstream (UH)"))
+        row("enforcing_consecutive_gateway_failure", d.ENVOY_DEFAULT_ENFORCING_CONSECUTIVE_GATEWAY_FAILURE,
+            "-", t("outlier.rule.why.gateway_counted", lang))
+    interval = od.get("interval", d.ENVOY_DEFAULT_INTERVAL)
+    row("interval", None, "interval", t("outlier.rule.why.interval", lang), show=_as_seconds(interval))
+    base = od.get("base_ejection_time", d.ENVOY_DEFAULT_BASE_EJECTION_TIME)
+    row("base_ejection_time", None, "baseEjectionTime", t("outlier.rule.why.base_ejection_time", lang),
+        show=_as_seconds(base))
+    longest = max(seconds(d.ENVOY_DEFAULT_MAX_EJECTION_TIME), seconds(base))
+    row("max_ejection_time", None, "-", t("outlier.rule.why.max_ejection_time", lang), show=f"{longest:g}s")
+    row("max_ejection_percent", d.ENVOY_DEFAULT_MAX_EJECTION_PERCENT, "maxEjectionPercent",
+        t("outlier.rule.why.max_ejection_percent", lang))
+    rows.append(("enforcing_success_rate", str(od["enforcing_success_rate"]), t("outlier.rule.block", lang),
+                 t("outlier.rule.why.success_rate", lang)))
+    panic = cluster["common_lb_config"]["healthy_panic_threshold"]["value"]
+    rows.append(("common_lb_config.healthy_panic_threshold", f"{panic}%",
+                 "minHealthPercent" if settings.min_health_percent is not None else "-",
+                 t("outlier.rule.why.panic", lang)))
     return rows
+
+
+def _as_seconds(duration: str) -> str:
+    """A proto3 JSON duration (``"180s"``, ``"0.500s"``) as the table writes it (``180s``, ``0.5s``)."""
+    return f"{seconds(duration):g}s"
 
 
 def virtual_service(*, attempts: int = 2, retry_on: str = "5xx", host: str = "service-go",
                     name: str = "service-go") -> JSONDict:
     """The book's VirtualService (``virtual-service-go.yaml``) plus ``retries``, to show what retries hide."""
-    return {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": name},
+    return {"apiVersion": NETWORKING_API_VERSION, "kind": "VirtualService", "metadata": {"name": name},
             "spec": {"hosts": [host], "http": [{"route": [{"destination": {"host": host}}],
                                                  "retries": {"attempts": attempts, "retryOn": retry_on}}]}}
 
 
 def write_virtual_service(path: PathLike, *, attempts: int = 2, retry_on: str = "5xx", **kwargs: Any) -> Path:
     """Write ``virtual_service()`` to ``path``, validated like ``write_rule``."""
-    out = Path(path)
     vs = virtual_service(attempts=attempts, retry_on=retry_on, **kwargs)
-    out.write_text("# Written by lablib.outlier.write_virtual_service: the book's route, with retries.\n"
-                   + yaml.safe_dump(vs, sort_keys=False))
-    _validate(out)
-    return out
+    note = "Written by lablib.outlier.write_virtual_service: the book's route, with retries."
+    return write_manifest(path, vs, comment=note)

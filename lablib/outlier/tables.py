@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from lablib.i18n import t
 from lablib.outlier.observer import DEFAULT_CLUSTER
 from lablib.outlier.rule import OutlierSettings, effective_envoy
 from lablib.outlier.timeline import Timeline
+
+if TYPE_CHECKING:
+    from lablib.lab import Lab
 
 __all__ = ["HTMLTable", "envoy_view", "event_table", "mapping_table"]
 
@@ -43,18 +47,20 @@ class HTMLTable:
     __repr__ = __str__
 
 
-def mapping_table(seed: OutlierSettings, lab: OutlierSettings) -> HTMLTable:
+def mapping_table(seed: OutlierSettings, lab: OutlierSettings, *, lang: str = "en") -> HTMLTable:
     """Envoy field | the seed's rule gives | the lab's rule gives | why (for the lab's value)."""
-    seed_rows = {f: (v, src) for f, v, src, _ in effective_envoy(seed)}
+    seed_rows = {f: (v, src) for f, v, src, _ in effective_envoy(seed, lang=lang)}
+    unset = t("outlier.table.unset", lang)
     rows = []
-    for field, value, src, why in effective_envoy(lab):
-        s_value, s_src = seed_rows.get(field, ("(unset)", "-"))
+    for field, value, src, why in effective_envoy(lab, lang=lang):
+        s_value, s_src = seed_rows.get(field, (unset, "-"))
         rows.append([field, f"{s_value}  ← {s_src}", f"{value}  ← {src}", why])
     for field, (value, src) in seed_rows.items():  # fields only the seed's rule produces
         if not any(r[0] == field for r in rows):
-            rows.append([field, f"{value}  ← {src}", "(unset)", ""])
-    return HTMLTable(["Envoy outlier_detection field", "seed's rule", "this lab's rule", "why"], rows,
-                     caption="What Envoy receives (istio-to-envoy §2); '-' means no Istio field sets it")
+            rows.append([field, f"{value}  ← {src}", unset, ""])
+    head = [t("outlier.table.mapping.field", lang), t("outlier.table.mapping.seed", lang),
+            t("outlier.table.mapping.lab", lang), t("outlier.table.mapping.why", lang)]
+    return HTMLTable(head, rows, caption=t("outlier.table.mapping.caption", lang))
 
 
 def _cluster_named(items: Any, name: str) -> dict[str, Any] | None:
@@ -64,22 +70,22 @@ def _cluster_named(items: Any, name: str) -> dict[str, Any] | None:
     return None
 
 
-def envoy_view(lab: Any, cluster: str = DEFAULT_CLUSTER) -> str:
+def envoy_view(lab: Lab, cluster: str = DEFAULT_CLUSTER, *, lang: str = "en") -> str:
     """The outlier-detection part of ``cluster`` in the client sidecar's live config, as YAML."""
     dump = yaml.safe_load(lab.proxy_config("cluster"))
     if isinstance(dump, dict):  # istioctl-like rendering may wrap the list
         dump = dump.get("clusters") or dump.get("items") or [dump]
     c = _cluster_named(dump, cluster)
     if c is None:
-        return f"# no cluster {cluster} in the client sidecar yet: apply the Service and the route first"
+        return "# " + t("outlier.table.envoy_view.no_cluster", lang, cluster=cluster)
     keys = ("outlier_detection", "outlierDetection", "common_lb_config", "commonLbConfig")
     part = {k: c[k] for k in keys if k in c}
     if not part:
-        return f"# {cluster}: no outlier detection (no DestinationRule with outlierDetection applied)"
+        return "# " + t("outlier.table.envoy_view.no_outlier", lang, cluster=cluster)
     return f"# {cluster}\n" + yaml.safe_dump(part, sort_keys=False)
 
 
-def event_table(tl: Timeline, *, names: Mapping[str, str] | None = None) -> HTMLTable:
+def event_table(tl: Timeline, *, names: Mapping[str, str] | None = None, lang: str = "en") -> HTMLTable:
     """Every ejection and return: when (± sampling period), which host, errors answered, time out."""
     names = dict(names or {})
     rows = []
@@ -87,11 +93,13 @@ def event_table(tl: Timeline, *, names: Mapping[str, str] | None = None) -> HTML
         name = names.get(e.address, e.address)
         if e.kind == "ejected":
             errors = tl.errors_before_ejection(e)
-            rows.append([f"{e.t:.2f}s (±{e.uncertainty:.2f})", name, "ejected",
+            rows.append([f"{e.t:.2f}s (±{e.uncertainty:.2f})", name, t("outlier.table.events.ejected", lang),
                          "?" if errors is None else str(errors), ""])
         else:
             out = next((p for p in tl.periods(address=e.address, cluster=e.cluster) if p.end == e.t), None)
-            rows.append([f"{e.t:.2f}s (±{e.uncertainty:.2f})", name, "returned", "",
+            rows.append([f"{e.t:.2f}s (±{e.uncertainty:.2f})", name, t("outlier.table.events.returned", lang),
+                         "",
                          f"{out.duration:.1f}s" if out and out.duration is not None else ""])
-    return HTMLTable(["t", "host", "event", "5xx answered before", "time out of the pool"], rows,
-                     caption="Ejections and returns seen in the client sidecar's /clusters")
+    head = ["t", t("outlier.table.events.host", lang), t("outlier.table.events.event", lang),
+            t("outlier.table.events.errors", lang), t("outlier.table.events.out", lang)]
+    return HTMLTable(head, rows, caption=t("outlier.table.events.caption", lang))

@@ -8,17 +8,22 @@ judged by the checks that apply. ``Explorer.run()`` does the same without a clic
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 import ipywidgets as w
+import plotly.graph_objects as go
 from IPython.display import display
 
 from lablib._types import PathLike
+from lablib.i18n import check_lang, t
 from lablib.outlier import checks
 from lablib.outlier.experiment import Fault, experiment, host_names, stop_after
 from lablib.outlier.plots import timeline_figure
 from lablib.outlier.rule import LAB, OutlierSettings
 from lablib.outlier.timeline import Timeline
+
+if TYPE_CHECKING:
+    from lablib.lab import Lab
 
 __all__ = ["Explorer", "longest_failure_run"]
 
@@ -39,24 +44,30 @@ def longest_failure_run(fraction: float) -> float:
 class Explorer:
     """The lab's knobs on sliders, and a Run button that runs one experiment with them."""
 
-    def __init__(self, lab: Any, *, rule_path: PathLike, fraction: float = 1.0, consecutive: int = 3,
+    def __init__(self, lab: Lab, *, rule_path: PathLike, fraction: float = 1.0, consecutive: int = 3,
                  max_ejection_percent: int = 100, base_ejection_s: int = 5, code: int = 503,
-                 both_fail: bool = False, qps: float = 40.0) -> None:
+                 both_fail: bool = False, qps: float = 40.0, lang: str = "en") -> None:
         self.lab, self.rule_path, self.qps = lab, rule_path, qps
+        self.lang = lang = check_lang(lang)
         style = {"description_width": "210px"}
         layout = w.Layout(width="520px")
         self.fraction = w.FloatSlider(value=fraction, min=0.0, max=1.0, step=0.05, style=style, layout=layout,
-                                      description="failure fraction")
+                                      description=t("outlier.explorer.fraction", lang))
         self.consecutive = w.IntSlider(value=consecutive, min=1, max=10, style=style, layout=layout,
                                        description="consecutive5xxErrors")
         self.max_ejection = w.ToggleButtons(options=[100, 50], value=max_ejection_percent, style=style,
                                             description="maxEjectionPercent")
         self.base = w.IntSlider(value=base_ejection_s, min=2, max=60, style=style, layout=layout,
-                                description="baseEjectionTime (s)")
-        self.code = w.ToggleButtons(options=[503, 500], value=code, style=style, description="fault code")
+                                description=t("outlier.explorer.base", lang))
+        self.code = w.ToggleButtons(options=[503, 500], value=code, style=style,
+                                    description=t("outlier.explorer.code", lang))
         self.failing = w.ToggleButtons(options=["v1", "v1 + v2"], value="v1 + v2" if both_fail else "v1",
-                                       style=style, description="failing pods")
-        self.button = w.Button(description="Run", button_style="primary", icon="play")
+                                       style=style, description=t("outlier.explorer.failing", lang))
+        self.button = w.Button(description=t("outlier.explorer.run", lang), button_style="primary",
+                               icon="play")
+        #: The timeline of the last run (a plotly FigureWidget: an Output widget fed a plain Figure shows
+        #: nothing in JupyterLab) and, under it, that run's checks.
+        self.figure = w.Box()
         self.output = w.Output()
         self.last: Timeline | None = None
         self.button.on_click(lambda _: self.run())
@@ -83,14 +94,14 @@ class Explorer:
             settings, faults = self.settings(), self.faults()
             tl = experiment(self.lab, settings, rule_path=self.rule_path, faults=faults,
                             duration_s=settings.base_ejection_time_s + 5.0 if self.expect_ejection() else 4.0,
-                            until=stop_after("returned", plus_s=1.0), qps=self.qps)
+                            until=stop_after("returned", plus_s=1.0), qps=self.qps, lang=self.lang)
             self.last = tl
             # Replace the outputs trait directly rather than capturing with `with self.output:`: that works
             # from any thread and does not depend on the frontend (headless runs hang on captured output
             # widgets, jupyter/nbclient#312).
             self.output.outputs = ()
-            fig = timeline_figure(tl, names=host_names(self.lab), title=self._title())
-            self.output.append_display_data(fig)
+            fig = timeline_figure(tl, names=host_names(self.lab), title=self._title(), lang=self.lang)
+            self.figure.children = (go.FigureWidget(fig),)
             for check in self.checks(tl):
                 self.output.append_display_data(check)
             return tl
@@ -99,36 +110,37 @@ class Explorer:
 
     def checks(self, tl: Timeline) -> list[checks.Check]:
         """The checks that apply to this slider setting."""
-        s = self.settings()
+        s, lang = self.settings(), self.lang
         run = longest_failure_run(float(self.fraction.value))
         if not self.expect_ejection():
-            why = (f"with failure fraction {self.fraction.value:g} a host fails at most {run:g} time(s)"
-                   f" in a row, fewer than {s.consecutive_5xx_errors}")
-            return [checks.never_ejected(tl, why)]
-        out = [checks.ejected_after(tl, int(s.consecutive_5xx_errors or 5)),
-               checks.returned_after(tl, s.base_ejection_time_s, s.interval_s)]
+            why = t("outlier.explorer.no_ejection", lang, fraction=self.fraction.value, run=run,
+                    threshold=s.consecutive_5xx_errors)
+            return [checks.never_ejected(tl, why, lang=lang)]
+        out = [checks.ejected_after(tl, int(s.consecutive_5xx_errors or 5), lang=lang),
+               checks.returned_after(tl, s.base_ejection_time_s, s.interval_s, lang=lang)]
         if len(self.faults()) == 2:
-            out.append(checks.all_ejected_uh(tl, 2) if s.max_ejection_percent == 100
-                       else checks.max_ejection_kept(tl, 2, int(s.max_ejection_percent or 10)))
+            out.append(checks.all_ejected_uh(tl, 2, lang=lang) if s.max_ejection_percent == 100
+                       else checks.max_ejection_kept(tl, 2, int(s.max_ejection_percent or 10), lang=lang))
         return out
 
     def verdict(self) -> checks.Check:
         """One check cell for the last run: every check that applies to its slider setting."""
         if self.last is None:
-            return checks.Check(False, "the sliders have not run yet", "press Run, then run this cell again")
-        title = f"the run matches what the sliders predict ({self._title()})"
-        return checks.all_of(title, self.checks(self.last))
+            return checks.Check(False, t("outlier.explorer.not_run", self.lang),
+                                t("outlier.explorer.not_run_fix", self.lang), self.lang)
+        title = t("outlier.explorer.verdict", self.lang, setting=self._title())
+        return checks.all_of(title, self.checks(self.last), lang=self.lang)
 
     def _title(self) -> str:
         s = self.settings()
-        return (f"fraction {self.fraction.value:g} of {self.code.value}s on {self.failing.value}; "
-                f"consecutive5xxErrors {s.consecutive_5xx_errors}, baseEjectionTime {s.base_ejection_time}, "
-                f"maxEjectionPercent {s.max_ejection_percent}")
+        return t("outlier.explorer.title", self.lang, fraction=self.fraction.value, code=self.code.value,
+                 failing=self.failing.value, threshold=s.consecutive_5xx_errors, base=s.base_ejection_time,
+                 percent=s.max_ejection_percent)
 
     def widget(self) -> w.Widget:
         knobs = w.VBox([self.fraction, self.consecutive, self.max_ejection, self.base, self.code,
                         self.failing, self.button])
-        return w.VBox([knobs, self.output])
+        return w.VBox([knobs, self.figure, self.output])
 
     def _ipython_display_(self) -> None:
         display(self.widget())

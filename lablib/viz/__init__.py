@@ -2,7 +2,8 @@
 
 One import idiom in the labs: ``import lablib.viz as viz``. Plots take plain data (``RunPoint``s and a
 ``TheoryOverlay``) so they are tested without Envoy; ``sweep``/``run_point`` and the explorer drive a ``Lab``.
-Taught in ``labs/01-circuit-breaking.ipynb``.
+Every function that writes text for the student takes ``lang`` (``"en"`` or ``"zh"``, from the notebook's
+parameters cell; messages in ``lablib.i18n``). Taught in ``labs/01-circuit-breaking.ipynb``.
 """
 
 from lablib.viz import checks

@@ -10,14 +10,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lablib.i18n import LANGS, t
 from lablib.viz.runs import RunPoint
 
-__all__ = ["BOOK_LABEL", "BOOK_RUNS", "MANIFESTS", "book_points"]
+__all__ = ["BOOK_LABEL", "BOOK_RUNS", "MANIFESTS", "book_label", "book_points", "is_book"]
 
 #: The book's manifests in this repository's layout (kubernetes/, service/go/, istio/route/, istio/resilience/).
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 
-BOOK_LABEL = "book (Istio 1.0.3)"
+
+
+def book_label(lang: str = "en") -> str:
+    """The label of the book's runs in plots and tables, in ``lang``."""
+    return t("viz.book.label", lang)
+
+
+BOOK_LABEL = book_label("en")
+
+
+def is_book(label: str) -> bool:
+    """Whether a run label is the book's (in any language): plots draw those grey, as diamonds."""
+    return label.startswith("book") or label in {book_label(lang) for lang in LANGS}
 
 #: ``fortio load -c C -qps 0 -n 10*C -loglevel Error http://service-go/env`` output, by concurrency.
 BOOK_RUNS: dict[int, str] = {
@@ -63,8 +76,9 @@ All done 400 calls (plus 0 warmup) 27.188 ms avg, 950.4 qps
 }
 
 
-def book_points() -> list[RunPoint]:
-    """The book's runs as ``RunPoint``s (no counters: the book printed none)."""
+def book_points(*, lang: str = "en") -> list[RunPoint]:
+    """The book's runs as ``RunPoint``s (no counters: the book printed none), labelled in ``lang``."""
     from lablib.fortio import read_result
 
-    return [RunPoint(BOOK_LABEL, c, read_result(text)) for c, text in sorted(BOOK_RUNS.items())]
+    label = book_label(lang)
+    return [RunPoint(label, c, read_result(text)) for c, text in sorted(BOOK_RUNS.items())]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lablib._exceptions import LabError
+from lablib.i18n import t
 from lablib.viz.runs import RunPoint
 
 __all__ = [
@@ -35,17 +36,23 @@ class CheckFailed(LabError):
 
 @dataclass(frozen=True)
 class Check:
-    """The outcome of one check: ``ok``, a one-line ``title`` and a ``detail`` (what was seen, what to do)."""
+    """The outcome of one check: ``ok``, a one-line ``title`` and a ``detail`` (what was seen, what to do).
+
+    ``lang`` is the language of the title and detail, used for the PASS/FAIL word.
+    """
 
     ok: bool
     title: str
     detail: str = ""
+    lang: str = "en"
 
     def __bool__(self) -> bool:
         return self.ok
 
     def __str__(self) -> str:
-        return f"{'PASS' if self.ok else 'FAIL'}: {self.title}" + (f" — {self.detail}" if self.detail else "")
+        verdict = t("viz.check.pass", self.lang) if self.ok else t("viz.check.fail", self.lang)
+        line = t("viz.check.line", self.lang, verdict=verdict, title=self.title)
+        return line + (f" — {self.detail}" if self.detail else "")
 
     def _repr_html_(self) -> str:
         color, mark = ("#1a7f37", "✔") if self.ok else ("#cf222e", "✘")
@@ -63,34 +70,38 @@ class Check:
         return self
 
 
-def all_of(title: str, checks: Iterable[Check]) -> Check:
+def all_of(title: str, checks: Iterable[Check], *, lang: str = "en") -> Check:
     """One check that passes when every part passes; the detail lists the failing parts."""
     parts = list(checks)
     failed = [c for c in parts if not c.ok]
     detail = "; ".join(str(c) for c in failed) if failed else "; ".join(c.title for c in parts)
-    return Check(not failed, title, detail)
+    return Check(not failed, title, detail, lang)
 
 
-def pods_up(hosts: Sequence[Any], *, expected: int, cluster_hint: str = "service-go") -> Check:
+def pods_up(
+    hosts: Sequence[Any], *, expected: int, cluster_hint: str = "service-go", lang: str = "en"
+) -> Check:
     """Step 1: the client sidecar sees ``expected`` healthy service-go endpoints (``lab.hosts()``)."""
     mine = [h for h in hosts if cluster_hint in getattr(h, "cluster", "")]
     addresses = sorted({h.address for h in mine})
     healthy = sorted({h.address for h in mine if h.healthy})
     ok = len(addresses) >= expected and len(healthy) >= expected
-    detail = f"{len(healthy)} healthy of {len(addresses)} endpoint(s): {', '.join(addresses) or 'none'}"
+    detail = t("viz.check.pods_up.seen", lang, healthy=len(healthy), endpoints=len(addresses),
+               addresses=", ".join(addresses) or t("viz.check.none", lang))
     if not ok:
-        detail += f". Expected {expected}; re-run the apply cell and read its error, or restart the kernel."
-    return Check(ok, f"service-go has {expected} healthy endpoint(s) behind the fortio sidecar", detail)
+        detail += t("viz.check.pods_up.fix", lang, expected=expected)
+    return Check(ok, t("viz.check.pods_up.title", lang, expected=expected), detail, lang)
 
 
-def route_works(result: Any) -> Check:
+def route_works(result: Any, *, lang: str = "en") -> Check:
     """Step 2: one request through the route rule answered 200 (``fortio load -curl``-like single call)."""
     codes = dict(getattr(result, "codes", {}) or {})
     ok = codes.get(200, 0) >= 1 and sum(v for k, v in codes.items() if k != 200) == 0
     return Check(
         ok,
-        "a request to http://service-go/env through the VirtualService returns 200",
-        f"codes: {codes}" + ("" if ok else ". Is the VirtualService applied and service-go running?"),
+        t("viz.check.route_works.title", lang),
+        t("viz.check.codes", lang, codes=codes) + ("" if ok else t("viz.check.route_works.fix", lang)),
+        lang,
     )
 
 
@@ -120,7 +131,9 @@ def _thresholds(proxy_config: str, cluster: str | None) -> dict[str, Any] | None
     return None
 
 
-def breaker_applied(proxy_config: str, *, expect: Mapping[str, int], cluster: str | None = None) -> Check:
+def breaker_applied(
+    proxy_config: str, *, expect: Mapping[str, int], cluster: str | None = None, lang: str = "en"
+) -> Check:
     """Step 3: the client sidecar's cluster carries the DR's thresholds (``lab.proxy_config("cluster")``).
 
     ``expect`` maps Envoy threshold names (``max_connections``, ``max_pending_requests``, ``max_requests``) to
@@ -128,25 +141,23 @@ def breaker_applied(proxy_config: str, *, expect: Mapping[str, int], cluster: st
     one cluster by name (default: the first one listed).
     """
     found = _thresholds(proxy_config, cluster)
-    where = cluster or "the first cluster"
+    where = cluster or t("viz.check.breaker_applied.first_cluster", lang)
+    title = t("viz.check.breaker_applied.title", lang)
     if found is None:
-        return Check(
-            False,
-            "the DestinationRule reached the client sidecar as Envoy circuit breakers",
-            f"{where} not found in the sidecar's cluster config: is the Service applied (Step 1)?",
-        )
-    wrong = [f"{k}: {found.get(k, 'unset')} (want {v})" for k, v in expect.items() if found.get(k) != v]
+        return Check(False, title, t("viz.check.breaker_applied.not_found", lang, cluster=where), lang)
+    unset = t("viz.check.unset", lang)
+    wrong = [
+        t("viz.check.breaker_applied.want", lang, field=k, value=found.get(k, unset), want=v)
+        for k, v in expect.items()
+        if found.get(k) != v
+    ]
     shown = ", ".join(f"{k}={v}" for k, v in expect.items())
     detail = (
         f"{where}: {shown}"
         if not wrong
-        else (
-            f"{where}: {'; '.join(wrong)}. Apply the DestinationRule (Step 3) and read its validation output."
-        )
+        else t("viz.check.breaker_applied.wrong", lang, cluster=where, wrong="; ".join(wrong))
     )
-    return Check(
-        not wrong, "the DestinationRule reached the client sidecar as Envoy circuit breakers", detail
-    )
+    return Check(not wrong, title, detail, lang)
 
 
 def breaker_trips(
@@ -156,6 +167,7 @@ def breaker_trips(
     well_above: float = 1.5,
     well_below: float = 0.5,
     min_share: float = 0.02,
+    lang: str = "en",
 ) -> Check:
     """Step 4: 503s appear well above the limit L and (almost) none well below it.
 
@@ -170,40 +182,39 @@ def breaker_trips(
     if not above:
         return Check(
             False,
-            f"503s above the limit L={limit:g}",
-            f"no run at c ≥ {well_above * limit:g}; add a higher concurrency to the sweep",
+            t("viz.check.breaker_trips.none_title", lang, limit=limit),
+            t("viz.check.breaker_trips.none", lang, c=well_above * limit),
+            lang,
         )
     ok = not bad_above and not bad_below
     parts = [
-        f"{len(above)} run(s) at c ≥ {well_above * limit:g}: 503 share "
+        t("viz.check.breaker_trips.above", lang, runs=len(above), c=well_above * limit)
         + ", ".join(f"c={p.concurrency}: {100 * p.share_503:.0f}%" for p in above)
     ]
     if below:
         parts.append(
-            f"{len(below)} run(s) at c ≤ {well_below * limit:g}: "
+            t("viz.check.breaker_trips.below", lang, runs=len(below), c=well_below * limit)
             + ", ".join(f"c={p.concurrency}: {p.result.codes.get(503, 0)}×503" for p in below)
         )
     if bad_above:
-        parts.append("too few 503s above the limit: is the DR with http1MaxPendingRequests applied?")
+        parts.append(t("viz.check.breaker_trips.too_few", lang))
     if bad_below:
-        parts.append("503s below the limit: the service may be failing (check its status) or overloaded")
-    return Check(
-        ok,
-        f"the breaker rejects above L={limit:g} and lets everything through well below it",
-        "; ".join(parts),
-    )
+        parts.append(t("viz.check.breaker_trips.too_many", lang))
+    return Check(ok, t("viz.check.breaker_trips.title", lang, limit=limit), "; ".join(parts), lang)
 
 
-def every_503_explained(points: Iterable[RunPoint], *, slack: int = 0) -> Check:
+def every_503_explained(points: Iterable[RunPoint], *, slack: int = 0, lang: str = "en") -> Check:
     """Every 503 fortio saw is counted by an Envoy overflow counter (pending or active overflow)."""
     pts = [p for p in points if p.overflows]
     bad = [p for p in pts if p.result.codes.get(503, 0) > p.explained_503 + slack]
     total = sum(p.result.codes.get(503, 0) for p in pts)
     explained = sum(min(p.explained_503, p.result.codes.get(503, 0)) for p in pts)
-    detail = f"{explained} of {total} 503s match upstream_rq_pending_overflow + upstream_rq_active_overflow"
+    detail = t("viz.check.every_503.matched", lang, explained=explained, total=total)
     if bad:
-        detail += "; unexplained in " + ", ".join(f"{p.label} c={p.concurrency}" for p in bad)
-    return Check(bool(pts) and not bad, "each 503 is a circuit-breaker overflow (503 UO)", detail)
+        detail += t("viz.check.every_503.unexplained", lang) + ", ".join(
+            f"{p.label} c={p.concurrency}" for p in bad
+        )
+    return Check(bool(pts) and not bad, t("viz.check.every_503.title", lang), detail, lang)
 
 
 def _cmdline(pid: int) -> str:
@@ -270,7 +281,11 @@ def lab_processes(
 
 
 def cleaned_up(
-    before: Mapping[int, str] | None = None, *, marker: str | None = None, children_of: int | None = None
+    before: Mapping[int, str] | None = None,
+    *,
+    marker: str | None = None,
+    children_of: int | None = None,
+    lang: str = "en",
 ) -> Check:
     """Step 5: no Envoy or service-go process of this lab is still running.
 
@@ -282,10 +297,10 @@ def cleaned_up(
     now = lab_processes(marker=marker, children_of=children_of)
     left = {pid: cmd for pid, cmd in now.items() if before is None or pid not in before}
     detail = (
-        "no envoy or service-go process left"
+        t("viz.check.cleaned_up.none_left", lang)
         if not left
-        else "still running: "
+        else t("viz.check.cleaned_up.running", lang)
         + "; ".join(f"pid {pid}: {cmd[:80]}" for pid, cmd in sorted(left.items()))
-        + ". Run the cleanup cell again, or `python -m lablib cleanup` in a terminal."
+        + t("viz.check.cleaned_up.fix", lang)
     )
-    return Check(not left, "the lab's processes are gone", detail)
+    return Check(not left, t("viz.check.cleaned_up.title", lang), detail, lang)

@@ -10,6 +10,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from lablib.i18n import t
 from lablib.viz.plots import _percentile
 from lablib.viz.runs import RunPoint, by_label, summary
 from lablib.viz.tables import HTML
@@ -30,12 +31,12 @@ def _total(points: Iterable[RunPoint], counter: str) -> int:
     return sum(int(p.overflows.get(counter, 0)) for p in points)
 
 
-def _ms(p: RunPoint, q: float) -> str:
+def _ms(p: RunPoint, q: float, lang: str) -> str:
     v = _percentile(p.result, q)
-    return f"{1000 * v:.0f} ms" if v is not None else "n/a"
+    return f"{1000 * v:.0f} ms" if v is not None else t("viz.na", lang)
 
 
-def why_queueing(seed: Sequence[RunPoint], pending: Sequence[RunPoint]) -> HTML:
+def why_queueing(seed: Sequence[RunPoint], pending: Sequence[RunPoint], *, lang: str = "en") -> HTML:
     """Seed rule (no pending limit) vs the same rule with ``http1MaxPendingRequests``: waits vs 503s."""
     top = max(p.concurrency for p in seed)
     seed_top = [p for p in seed if p.concurrency == top]
@@ -44,32 +45,29 @@ def why_queueing(seed: Sequence[RunPoint], pending: Sequence[RunPoint]) -> HTML:
     seed_low = [p for p in seed if p.concurrency == low]
 
     def share(pts: Sequence[RunPoint]) -> str:
-        return f"{100 * sum(p.share_503 for p in pts) / len(pts):.0f}%" if pts else "n/a"
+        return f"{100 * sum(p.share_503 for p in pts) / len(pts):.0f}%" if pts else t("viz.na", lang)
 
     bullets = [
-        f"At c={top}, the seed's rule answered {share(seed_top)} of calls with 503; with "
-        f"http1MaxPendingRequests: 10 the same load got {share(pend_top)}.",
-        f"Seed's rule, all runs: upstream_rq_pending_overflow = "
-        f"{_total(seed, 'upstream_rq_pending_overflow')} "
-        f"(the queue is unlimited, 2^32−1, so it never overflows), upstream_rq_active_overflow = "
-        f"{_total(seed, 'upstream_rq_active_overflow')}, upstream_cx_overflow = "
-        f"{_total(seed, 'upstream_cx_overflow')} (a request that finds 10 connections busy waits for one).",
-        f"The waiting shows as latency: seed's rule p50 {_ms(seed_low[0], 50)} at c={low} → "
-        f"{_ms(seed_top[0], 50)} at c={top}."
+        t("viz.explain.queueing.shares", lang, c=top, seed=share(seed_top), pending=share(pend_top)),
+        t("viz.explain.queueing.seed_counters", lang, pending=_total(seed, "upstream_rq_pending_overflow"),
+          active=_total(seed, "upstream_rq_active_overflow"), cx=_total(seed, "upstream_cx_overflow")),
+        t("viz.explain.queueing.latency", lang, low_ms=_ms(seed_low[0], 50, lang), low=low,
+          top_ms=_ms(seed_top[0], 50, lang), top=top)
         if seed_low and seed_top
         else "",
-        "With the pending limit, upstream_rq_pending_overflow = "
-        f"{_total(pending, 'upstream_rq_pending_overflow')}"
-        ": the 11th waiting request is rejected at once (503 UO) instead of queueing.",
-        "Why: on HTTP/1.1 a connection carries one request at a time, so maxConnections: 10 caps requests at "
-        "10 in flight before http2MaxRequests does; what exceeds it waits in the pending queue, which only "
-        "http1MaxPendingRequests limits. The book's repository has http1MaxPendingRequests: 10; the printed "
-        "rule lost it.",
+        t(
+            "viz.explain.queueing.pending_counter",
+            lang,
+            pending=_total(pending, "upstream_rq_pending_overflow"),
+        ),
+        t("viz.explain.queueing.why", lang),
     ]
-    return _render("Why the seed's rule mostly queues on HTTP/1.1", [b for b in bullets if b])
+    return _render(t("viz.explain.queueing.title", lang), [b for b in bullets if b])
 
 
-def why_per_cluster(limits: Any, *, hosts: Sequence[Any] = (), admitted: Iterable[RunPoint] = ()) -> HTML:
+def why_per_cluster(
+    limits: Any, *, hosts: Sequence[Any] = (), admitted: Iterable[RunPoint] = (), lang: str = "en"
+) -> HTML:
     """The limit belongs to one Envoy cluster in one client sidecar, whatever the number of pods behind it.
 
     ``limits`` is the route's ``lablib.theory.ClusterLimits``; ``hosts`` the sidecar's view of its endpoints
@@ -80,38 +78,25 @@ def why_per_cluster(limits: Any, *, hosts: Sequence[Any] = (), admitted: Iterabl
     pods = len(hosts) or limits.endpoints
     seen = [p.admitted for p in admitted if p.admitted is not None]
     served = [(h.address, int(h.stats.get("rq_total", 0))) for h in hosts]
+    breaker = (
+        t("viz.explain.per_cluster.limit_finite", lang, max_requests=max_requests, pending=pending,
+          limit=max_requests + pending)
+        if finite
+        else t("viz.explain.per_cluster.limit_unlimited", lang, max_requests=max_requests)
+    )
     bullets = [
-        f"The route sends every request to {limits.cluster}: one Envoy cluster in the fortio pod's sidecar, "
-        f"spread over {pods} pod(s).",
+        t("viz.explain.per_cluster.route", lang, cluster=limits.cluster, pods=pods),
         (
-            "Last run, requests per pod: "
-            + ", ".join(f"{addr}: {n}" for addr, n in served)
-            + ": both pods served, under one shared limit."
+            t("viz.explain.per_cluster.served", lang, served=", ".join(f"{addr}: {n}" for addr, n in served))
             if served and all(n for _, n in served)
             else ""
         ),
-        f"Its breaker counts for the whole cluster: max_requests {max_requests:g}"
-        + (
-            f" + max_pending_requests {pending:g} = L = {max_requests + pending:g} requests in the breaker "
-            "at once"
-            if finite
-            else " (pending unlimited)"
-        )
-        + f", for {pods} pod(s) together — not per pod.",
-        (
-            f"Measured (Little's law on the 200s): at most {max(seen):.1f} requests were inside at once."
-            if seen
-            else ""
-        ),
-        'The book\'s "10 per pod, 20 total" assumes per-pod limits. Envoy keeps them per client proxy and '
-        "per cluster: a second fortio pod gets its own 20, scaling service-go does not raise it, and a route "
-        "to subsets v1 and v2 would give each subset cluster (outbound|80|v1|…, outbound|80|v2|…) its own "
-        "limits.",
-        "The book's 20 matches 10 active + 10 pending on one cluster (its repository's rule), not 2 × 10.",
+        t("viz.explain.per_cluster.breaker", lang, limit=breaker, pods=pods),
+        t("viz.explain.per_cluster.measured", lang, most=max(seen)) if seen else "",
+        t("viz.explain.per_cluster.book_per_pod", lang),
+        t("viz.explain.per_cluster.book_20", lang),
     ]
-    return _render(
-        "Limits are per client proxy and per Envoy cluster, not per pod", [b for b in bullets if b]
-    )
+    return _render(t("viz.explain.per_cluster.title", lang), [b for b in bullets if b])
 
 
 def why_more_than_limit(
@@ -122,6 +107,7 @@ def why_more_than_limit(
     workers: int,
     hosts: int,
     seed: Sequence[RunPoint] = (),
+    lang: str = "en",
 ) -> HTML:
     """The limit is not exact: 503 shares against 1 − L/c, the slack the seed's rule showed, and why.
 
@@ -134,67 +120,44 @@ def why_more_than_limit(
             continue
         bound = 1 - limit / s.concurrency
         if s.mean < bound - 0.01:
-            verdict = "fewer 503s than an exact breaker: some requests above L got through"
+            verdict = t("viz.explain.more.fewer_503", lang)
         elif s.mean > bound + 0.01:
-            verdict = "more 503s than the bound: on average fewer than L were inside"
+            verdict = t("viz.explain.more.more_503", lang)
         else:
-            verdict = "on the bound"
-        bullets.append(
-            f"c={s.concurrency}: 503 share {100 * s.mean:.0f}% against 1 − L/c = {100 * bound:.0f}%"
-            f" ({verdict})."
-        )
+            verdict = t("viz.explain.more.on_bound", lang)
+        bullets.append(t("viz.explain.more.share", lang, c=s.concurrency, share=100 * s.mean,
+                         bound=100 * bound, verdict=verdict))
     seen = [p.admitted for p in points if p.admitted is not None and p.concurrency > limit]
     if seen:
-        bullets.append(
-            f"Little's law on the 200s, runs above L: {min(seen):.1f}–{max(seen):.1f} requests inside "
-            f"the breaker on average (L = {limit:g})."
-        )
+        bullets.append(t("viz.explain.more.little", lang, low=min(seen), high=max(seen), limit=limit))
     active = _total(seed, "upstream_rq_active_overflow")
     if seed:
         bullets.append(
-            f"Seed's rule: upstream_rq_active_overflow = {active}. On HTTP/1.1 one connection carries one "
-            f"request, so max_requests (10) can only be hit when more than maxConnections "
-            f"({max_connections}) "
-            "connections are open: Envoy went past its connection limit"
-            + (
-                " (and those extra requests were rejected, the seed rule's only 503s)."
-                if active
-                else " — not in these runs."
-            )
+            t("viz.explain.more.seed_active", lang, active=active, max_connections=max_connections)
+            + (t("viz.explain.more.seed_rejected", lang) if active else t("viz.explain.more.seed_none", lang))
         )
     bullets += [
-        f"More: each of the {workers} Envoy workers has its own connection pool per host and may always open "
-        "one connection, so up to maxConnections + workers × hosts = "
-        f"{max_connections} + {workers}×{hosts} = "
-        f"{max_connections + workers * hosts} connections exist; and the shared counters are checked then "
-        "incremented without a lock, so two workers can both take the last slot.",
-        "More, too: a rejected fortio thread reconnects before it calls again; when a slot frees, a thread "
-        "that was rejected before may take it, so fewer calls are 503 than 1 − L/c when rejections are slow "
-        "(the book's 32% at c=30 and 40% at c=40 sit below 33% and 50%).",
-        "Fewer: maxRequestsPerConnection closes each upstream connection after 10 requests; until the new "
-        "connection is up, the request waits holding a pending slot, so the queue looks fuller than it is.",
+        t("viz.explain.more.workers", lang, workers=workers, max_connections=max_connections, hosts=hosts,
+          total=max_connections + workers * hosts),
+        t("viz.explain.more.reconnect", lang),
+        t("viz.explain.more.per_connection", lang),
     ]
-    return _render("Why the limit is not exact: a few requests more (or fewer) than L get through", bullets)
+    return _render(t("viz.explain.more.title", lang), bullets)
 
 
-def why_sockets(points: Sequence[RunPoint]) -> HTML:
+def why_sockets(points: Sequence[RunPoint], *, lang: str = "en") -> HTML:
     """fortio closes its socket after any non-2xx, so every 503 (but a thread's last) costs a reconnect."""
     bullets = []
     for p in sorted(points, key=lambda p: (p.share_503, p.concurrency))[-4:]:
         n503 = p.result.codes.get(503, 0)
-        bullets.append(
-            f"{p.label} c={p.concurrency}: {n503}×503, Sockets used {p.result.sockets} "
-            f"(perfect keep-alive would be {p.concurrency}); c + 503s = {p.concurrency + n503}."
-        )
-    bullets.append(
-        "fortio keeps a connection only after a 2xx: after a 503 it closes the socket and the thread's "
-        "next call dials again. So Sockets used ≈ c + #503 − (threads whose last call was a 503)."
-    )
-    bullets.append("These are sockets from fortio to its own sidecar, not connections to service-go.")
-    return _render('Why 503s raise "Sockets used"', bullets)
+        bullets.append(t("viz.explain.sockets.run", lang, label=p.label, c=p.concurrency, n503=n503,
+                         sockets=p.result.sockets, total=p.concurrency + n503))
+    bullets.append(t("viz.explain.sockets.why", lang))
+    bullets.append(t("viz.explain.sockets.where", lang))
+    return _render(t("viz.explain.sockets.title", lang), bullets)
 
 
-def why_varies(points: Sequence[RunPoint]) -> HTML:
+def why_varies(points: Sequence[RunPoint], *, lang: str = "en") -> HTML:
     """Run-to-run spread of the 503 share at each concurrency, over the repeats."""
     bullets = []
     for label, pts in by_label(points).items():
@@ -204,13 +167,6 @@ def why_varies(points: Sequence[RunPoint]) -> HTML:
                 f"{label}: "
                 + ", ".join(f"c={s.concurrency}: {100 * s.low:.0f}–{100 * s.high:.0f}%" for s in spreads)
             )
-    bullets.append(
-        "Every run is a race: which worker takes a request, when a connection closes after "
-        "maxRequestsPerConnection, how the OS schedules fortio's threads and Envoy's workers. A few "
-        "requests more or less inside the breaker move the 503 share by several points."
-    )
-    bullets.append(
-        "So trust the trend and the counters, not the exact percentage; Istio's own CI only checks "
-        "that both 200s and 503s appear (istio.io#7074)."
-    )
-    return _render("Why the exact percentages vary run to run", bullets)
+    bullets.append(t("viz.explain.varies.race", lang))
+    bullets.append(t("viz.explain.varies.trend", lang))
+    return _render(t("viz.explain.varies.title", lang), bullets)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
 
+from lablib.i18n import t
+from lablib.viz.book import is_book
 from lablib.viz.runs import OVERFLOW_COUNTERS, RunPoint, by_label
 
 __all__ = [
@@ -31,10 +33,11 @@ PERCENTILES: tuple[float, ...] = (50.0, 75.0, 90.0, 99.0, 99.9)
 
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 _BOOK_COLOR = "#7f7f7f"
-THEORY_BOUND = "theory: fast-rejection bound 1 − L/c"
-THEORY_SIM = "theory: simulated fortio threads"
-THEORY_LIMIT = "theory: limit L"
-THEORY_BAND = "theory: band Envoy may admit"
+# Trace names in English (tests and notebooks find traces by name); other languages: ``t(key, lang)``.
+THEORY_BOUND = t("viz.plot.theory_bound")
+THEORY_SIM = t("viz.plot.theory_sim")
+THEORY_LIMIT = t("viz.plot.theory_limit")
+THEORY_BAND = t("viz.plot.theory_band")
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,11 @@ def _fig(widget: bool, **layout: object) -> go.Figure:
 
 
 def _color(i: int, label: str) -> str:
-    return _BOOK_COLOR if label.startswith("book") else _PALETTE[i % len(_PALETTE)]
+    return _BOOK_COLOR if is_book(label) else _PALETTE[i % len(_PALETTE)]
 
 
-def _ours(label: str) -> str:
-    return label if label.startswith("book") else f"ours: {label}"
+def _ours(label: str, lang: str) -> str:
+    return label if is_book(label) else t("viz.plot.ours", lang, label=label)
 
 
 def share_figure(
@@ -92,34 +95,35 @@ def share_figure(
     theory: TheoryOverlay | None = None,
     *,
     widget: bool = False,
-    title: str = "503 share vs concurrency",
+    title: str | None = None,
+    lang: str = "en",
 ) -> go.Figure:
     """503 share (%) vs fortio's ``-c``: a marker per run (repeats show the spread); theory: lines, band."""
     fig = _fig(
         widget,
-        title=title,
-        xaxis_title="concurrency (fortio -c)",
-        yaxis_title="503 share (%)",
+        title=t("viz.plot.share_title", lang) if title is None else title,
+        xaxis_title=t("viz.plot.concurrency_axis", lang),
+        yaxis_title=t("viz.plot.share_axis", lang),
         yaxis_range=[-3, 103],
     )
-    _theory_traces(fig, theory)
+    _theory_traces(fig, theory, lang)
     for i, (label, pts) in enumerate(by_label(points).items()):
         fig.add_scatter(
             x=[p.concurrency for p in pts],
             y=[100 * p.share_503 for p in pts],
             mode="markers",
-            name=_ours(label),
+            name=_ours(label, lang),
             marker={
                 "color": _color(i, label),
                 "size": 9,
-                "symbol": "diamond" if label.startswith("book") else "circle",
+                "symbol": "diamond" if is_book(label) else "circle",
             },
             hovertemplate="c=%{x}<br>503: %{y:.1f}%<extra>" + label + "</extra>",
         )
     return fig
 
 
-def _theory_traces(fig: go.Figure, theory: TheoryOverlay | None) -> None:
+def _theory_traces(fig: go.Figure, theory: TheoryOverlay | None, lang: str) -> None:
     """Theory as traces (not shapes) so a FigureWidget can move them in place when the DR knobs move."""
     limit = _finite(theory.limit) if theory else None
     fig.add_scatter(
@@ -128,53 +132,54 @@ def _theory_traces(fig: go.Figure, theory: TheoryOverlay | None) -> None:
         fill="toself",
         mode="none",
         fillcolor="rgba(255,165,0,0.15)",
-        name=THEORY_BAND,
+        name=t("viz.plot.theory_band", lang),
         hoverinfo="skip",
     )
     fig.add_scatter(
         x=[limit, limit],
         y=[0, 100],
         mode="lines",
-        name=THEORY_LIMIT,
+        name=t("viz.plot.theory_limit", lang),
         line={"color": "orange", "dash": "dash"},
     )
     fig.add_scatter(
         x=[c for c, _ in theory.bound] if theory else [],
         y=[100 * s for _, s in theory.bound] if theory else [],
         mode="lines",
-        name=THEORY_BOUND,
+        name=t("viz.plot.theory_bound", lang),
         line={"color": "black", "width": 1.5},
     )
     fig.add_scatter(
         x=[c for c, _ in theory.simulated] if theory else [],
         y=[100 * s for _, s in theory.simulated] if theory else [],
         mode="lines",
-        name=THEORY_SIM,
+        name=t("viz.plot.theory_sim", lang),
         line={"color": "black", "dash": "dot"},
     )
 
 
 def _trace(fig: go.Figure, name: str) -> go.Scatter | None:
-    for t in fig.data:
-        if t.name == name:
-            return t
+    for trace in fig.data:
+        if trace.name == name:
+            return trace
     return None
 
 
-def update_theory(fig: go.Figure, theory: TheoryOverlay) -> None:
-    """Move the theory traces of a ``share_figure`` (in place, so a FigureWidget redraws)."""
+def update_theory(fig: go.Figure, theory: TheoryOverlay, *, lang: str = "en") -> None:
+    """Move the theory traces of a ``share_figure`` drawn in ``lang`` (in place: a FigureWidget redraws)."""
     with fig.batch_update():
-        _trace(fig, THEORY_BAND).x = _band_x(theory)
+        _trace(fig, t("viz.plot.theory_band", lang)).x = _band_x(theory)
         limit = _finite(theory.limit)
-        _trace(fig, THEORY_LIMIT).x = [limit, limit]
-        bound, sim = _trace(fig, THEORY_BOUND), _trace(fig, THEORY_SIM)
+        _trace(fig, t("viz.plot.theory_limit", lang)).x = [limit, limit]
+        bound = _trace(fig, t("viz.plot.theory_bound", lang))
+        sim = _trace(fig, t("viz.plot.theory_sim", lang))
         bound.x, bound.y = [c for c, _ in theory.bound], [100 * s for _, s in theory.bound]
         sim.x, sim.y = [c for c, _ in theory.simulated], [100 * s for _, s in theory.simulated]
 
 
-def add_point(fig: go.Figure, point: RunPoint, *, color: str = "#17becf") -> None:
-    """Append one run to a ``share_figure`` in place, creating the label's trace on first use."""
-    name = _ours(point.label)
+def add_point(fig: go.Figure, point: RunPoint, *, color: str = "#17becf", lang: str = "en") -> None:
+    """Append one run to a ``share_figure`` (drawn in ``lang``) in place, creating the label's trace once."""
+    name = _ours(point.label, lang)
     trace = _trace(fig, name)
     if trace is None:
         fig.add_scatter(
@@ -191,14 +196,18 @@ def add_point(fig: go.Figure, point: RunPoint, *, color: str = "#17becf") -> Non
 
 
 def latency_figure(
-    points: Iterable[RunPoint], *, percentiles: Sequence[float] = PERCENTILES, widget: bool = False
+    points: Iterable[RunPoint],
+    *,
+    percentiles: Sequence[float] = PERCENTILES,
+    widget: bool = False,
+    lang: str = "en",
 ) -> go.Figure:
     """Latency percentiles (ms) vs concurrency, one line per percentile and rule (mean over repeats)."""
     fig = _fig(
         widget,
-        title="latency percentiles vs concurrency (all calls, 200s and 503s)",
-        xaxis_title="concurrency (fortio -c)",
-        yaxis_title="latency (ms)",
+        title=t("viz.plot.latency_title", lang),
+        xaxis_title=t("viz.plot.concurrency_axis", lang),
+        yaxis_title=t("viz.plot.latency_axis", lang),
     )
     dashes = ("solid", "dash", "dot", "dashdot")
     for i, (label, pts) in enumerate(by_label(points).items()):
@@ -213,7 +222,7 @@ def latency_figure(
                 x=conc,
                 y=ys,
                 mode="lines+markers",
-                name=f"{_ours(label)} p{q:g}",
+                name=f"{_ours(label, lang)} p{q:g}",
                 legendgroup=label,
                 line={"color": _PALETTE[j % len(_PALETTE)], "dash": dashes[i % len(dashes)]},
             )
@@ -229,22 +238,26 @@ def _percentile(result: object, q: float) -> float | None:
 
 
 def admitted_figure(
-    points: Iterable[RunPoint], theory: TheoryOverlay | None = None, *, widget: bool = False
+    points: Iterable[RunPoint],
+    theory: TheoryOverlay | None = None,
+    *,
+    widget: bool = False,
+    lang: str = "en",
 ) -> go.Figure:
     """Requests inside the breaker (Little's law on the 200s) vs concurrency, with L and the band drawn."""
     pts = list(points)
     top = max([p.concurrency for p in pts] + [10])
     fig = _fig(
         widget,
-        title="admitted concurrency (Little's law on the 200s) vs offered concurrency",
-        xaxis_title="concurrency (fortio -c)",
-        yaxis_title="requests in the breaker (active + pending)",
+        title=t("viz.plot.admitted_title", lang),
+        xaxis_title=t("viz.plot.concurrency_axis", lang),
+        yaxis_title=t("viz.plot.admitted_axis", lang),
     )
     fig.add_scatter(
         x=[0, top],
         y=[0, top],
         mode="lines",
-        name="no breaker: admitted = c",
+        name=t("viz.plot.no_breaker", lang),
         line={"color": "lightgray", "dash": "dot"},
     )
     if theory is not None:
@@ -256,13 +269,13 @@ def admitted_figure(
                 fill="toself",
                 mode="none",
                 fillcolor="rgba(255,165,0,0.15)",
-                name=THEORY_BAND,
+                name=t("viz.plot.theory_band", lang),
             )
         fig.add_scatter(
             x=[0, top],
             y=[_finite(theory.limit)] * 2,
             mode="lines",
-            name=THEORY_LIMIT,
+            name=t("viz.plot.theory_limit", lang),
             line={"color": "orange", "dash": "dash"},
         )
     for i, (label, group) in enumerate(by_label(pts).items()):
@@ -271,13 +284,13 @@ def admitted_figure(
             x=[p.concurrency for p in kept],
             y=[p.admitted for p in kept],
             mode="markers",
-            name=_ours(label),
+            name=_ours(label, lang),
             marker={"color": _color(i, label), "size": 9},
         )
     return fig
 
 
-def counters_figure(points: Iterable[RunPoint], *, widget: bool = False) -> go.Figure:
+def counters_figure(points: Iterable[RunPoint], *, widget: bool = False, lang: str = "en") -> go.Figure:
     """For each run: fortio's 503 count next to the Envoy counters that tripped, so every 503 is explained.
 
     The two rejecting counters (pending and active overflow) are stacked: their sum should match the 503 bar.
@@ -291,15 +304,15 @@ def counters_figure(points: Iterable[RunPoint], *, widget: bool = False) -> go.F
     ]
     fig = _fig(
         widget,
-        title="what tripped: Envoy overflow counters vs fortio's 503s, per run",
-        yaxis_title="count",
+        title=t("viz.plot.counters_title", lang),
+        yaxis_title=t("viz.plot.count_axis", lang),
         barmode="relative",
         height=460,
     )
     fig.add_bar(
         x=xs,
         y=[p.result.codes.get(503, 0) for p in pts],
-        name="503 responses (fortio)",
+        name=t("viz.plot.responses_503", lang),
         marker_color="#444",
         offsetgroup="503",
         width=0.25,

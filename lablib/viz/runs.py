@@ -13,7 +13,12 @@ import io
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lablib.i18n import t
+
+if TYPE_CHECKING:
+    from lablib.lab import Lab
 
 __all__ = [
     "OVERFLOW_COUNTERS",
@@ -142,7 +147,7 @@ def fortio_args(
 
 
 def run_point(
-    lab: Any,
+    lab: Lab,
     cluster: str | None,
     label: str,
     concurrency: int,
@@ -175,7 +180,7 @@ def run_point(
 
 
 def sweep(
-    lab: Any,
+    lab: Lab,
     label: str,
     concurrencies: Iterable[int],
     *,
@@ -184,16 +189,21 @@ def sweep(
     calls_per_thread: int = 10,
     url: str = "http://service-go/env",
     progress: Progress | None = None,
+    lang: str = "en",
 ) -> list[RunPoint]:
-    """Run fortio at each concurrency ``repeats`` times (like the book's c=20/30/40 runs, n = 10·c)."""
+    """Run fortio at each concurrency ``repeats`` times (like the book's c=20/30/40 runs, n = 10·c).
+
+    ``progress`` gets a message per run, in ``lang``.
+    """
+
     plan = [(c, r) for c in concurrencies for r in range(repeats)]
     points: list[RunPoint] = []
     for i, (c, r) in enumerate(plan):
         if progress is not None:
-            progress(i, len(plan), f"{label}: c={c} run {r + 1}/{repeats}")
+            progress(i, len(plan), t("viz.sweep.run", lang, label=label, c=c, run=r + 1, repeats=repeats))
         points.append(run_point(lab, cluster, label, c, repeat=r, calls_per_thread=calls_per_thread, url=url))
     if progress is not None:
-        progress(len(plan), len(plan), f"{label}: done")
+        progress(len(plan), len(plan), t("viz.sweep.done", lang, label=label))
     return points
 
 

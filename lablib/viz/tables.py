@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lablib.i18n import t
 from lablib.viz.runs import RunPoint, by_label, summary
 
 __all__ = ["HTML", "comparison_table", "side_by_side"]
@@ -33,7 +34,11 @@ _CELL = "padding:2px 8px;border:1px solid #ddd;text-align:right"
 
 
 def comparison_table(
-    book: Sequence[RunPoint], ours: Iterable[RunPoint], *, bound: Callable[[int], float] | None = None
+    book: Sequence[RunPoint],
+    ours: Iterable[RunPoint],
+    *,
+    bound: Callable[[int], float] | None = None,
+    lang: str = "en",
 ) -> HTML:
     """One row per concurrency: the book's 503 share and sockets, then each of our rules (mean [min–max]).
 
@@ -42,11 +47,11 @@ def comparison_table(
     book_by_c = {p.concurrency: p for p in book}
     groups = {label: {s.concurrency: s for s in summary(pts)} for label, pts in by_label(ours).items()}
     conc = sorted(set(book_by_c) | {c for g in groups.values() for c in g})
-    head = ["c", "book 503", "book sockets"]
+    head = ["c", t("viz.table.book_503", lang), t("viz.table.book_sockets", lang)]
     for label in groups:
-        head += [f"{label}: 503 mean [min–max]", f"{label}: sockets"]
+        head += [t("viz.table.ours_503", lang, label=label), t("viz.table.ours_sockets", lang, label=label)]
     if bound is not None:
-        head.append("theory 1 − L/c")
+        head.append(t("viz.table.bound", lang))
     rows: list[list[str]] = []
     for c in conc:
         b = book_by_c.get(c)
@@ -75,10 +80,16 @@ def side_by_side(
     left: str,
     right: str,
     *,
-    left_title: str = "DestinationRule (Istio)",
-    right_title: str = "Envoy cluster in the client sidecar",
+    left_title: str | None = None,
+    right_title: str | None = None,
+    lang: str = "en",
 ) -> HTML:
-    """Two code blocks next to each other, e.g. a DR's YAML and ``istioctl proxy-config cluster -o yaml``."""
+    """Two code blocks next to each other, e.g. a DR's YAML and ``istioctl proxy-config cluster -o yaml``.
+
+    The titles default to "DestinationRule (Istio)" and "Envoy cluster in the client sidecar" in ``lang``.
+    """
+    left_title = t("viz.table.dr_title", lang) if left_title is None else left_title
+    right_title = t("viz.table.cluster_title", lang) if right_title is None else right_title
 
     def block(title: str, code: str) -> str:
         return (
@@ -113,42 +124,42 @@ def cluster_yaml(proxy_config: str, cluster: str) -> str:
     return proxy_config
 
 
-def _n(value: float) -> str:
-    return "unlimited" if value == float("inf") else f"{value:g}"
+def _n(value: float, lang: str) -> str:
+    return t("viz.table.unlimited", lang) if value == float("inf") else f"{value:g}"
 
 
-def limits_table(limits: Sequence[Any] | Mapping[str, Sequence[Any]]) -> HTML:
+def limits_table(limits: Sequence[Any] | Mapping[str, Sequence[Any]], *, lang: str = "en") -> HTML:
     """The route's clusters and their breaker limits (``lablib.theory.ClusterLimits``), with L per cluster.
 
     A mapping ``{rule label: limits}`` adds a first column naming the rule, to compare rules row by row.
     """
     groups = dict(limits) if isinstance(limits, Mapping) else {"": limits}
     head = [
-        "Envoy cluster",
-        "weight",
+        t("viz.table.envoy_cluster", lang),
+        t("viz.table.weight", lang),
         "max_connections",
         "max_pending_requests",
         "max_requests",
         "max_requests_per_connection",
-        "endpoints × workers",
-        "admitted (exact)",
-        "admitted (Envoy band)",
+        t("viz.table.endpoints_workers", lang),
+        t("viz.table.admitted_exact", lang),
+        t("viz.table.admitted_band", lang),
     ]
     if isinstance(limits, Mapping):
-        head.insert(0, "rule")
+        head.insert(0, t("viz.table.rule", lang))
     rows = []
     for label, group in groups.items():
         for lim in group:
             row = [
                 lim.cluster,
                 f"{lim.weight:.2f}",
-                _n(lim.max_connections),
-                _n(lim.max_pending_requests),
-                _n(lim.max_requests),
-                _n(lim.max_requests_per_connection),
+                _n(lim.max_connections, lang),
+                _n(lim.max_pending_requests, lang),
+                _n(lim.max_requests, lang),
+                _n(lim.max_requests_per_connection, lang),
                 f"{lim.endpoints} × {lim.workers}",
-                _n(lim.admitted),
-                f"{_n(lim.admitted_low)}–{_n(lim.admitted_high)}",
+                _n(lim.admitted, lang),
+                f"{_n(lim.admitted_low, lang)}–{_n(lim.admitted_high, lang)}",
             ]
             rows.append([label, *row] if isinstance(limits, Mapping) else row)
     th = "".join(f"<th style='{_CELL};background:#f6f8fa'>{html.escape(h)}</th>" for h in head)

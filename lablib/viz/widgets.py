@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from lablib.i18n import check_lang, t
 from lablib.viz.knobs import SEED_KNOBS, BreakerKnobs, write_destination_rule
 from lablib.viz.plots import TheoryOverlay, add_point, share_figure, update_theory
 from lablib.viz.runs import RunPoint, run_point
+
+if TYPE_CHECKING:
+    from lablib.lab import Lab
 
 __all__ = ["BreakerExplorer"]
 
@@ -49,7 +53,7 @@ class BreakerExplorer:
 
     def __init__(
         self,
-        lab: Any,
+        lab: Lab,
         *,
         theory_for: Callable[[BreakerKnobs], TheoryOverlay] | None = None,
         knobs: BreakerKnobs = SEED_KNOBS,
@@ -58,7 +62,9 @@ class BreakerExplorer:
         cluster: str | None = None,
         url: str = "http://service-go/env",
         applied: BreakerKnobs | None = None,
+        lang: str = "en",
     ) -> None:
+        self.lang = lang = check_lang(lang)
         self.lab = lab
         self.theory_for = theory_for
         self.base_rule = base_rule
@@ -67,36 +73,43 @@ class BreakerExplorer:
         self.points: list[RunPoint] = list(points)
         self._applied = applied  # knobs of the DR the lab currently has (None: unknown, apply on first Run)
 
-        self.concurrency = _slider("concurrency (-c)", 30, 1, 100, "fortio threads, each one connection")
-        self.calls = _slider("calls (-n, 0 = 10·c)", 0, 0, 2000, "total calls; 0 means 10 per thread")
-        self.qps = _slider("qps (0 = max)", 0, 0, 2000, "fortio -qps: 0 runs each thread in a closed loop")
-        self.max_connections = _slider("maxConnections", knobs.max_connections, 0, 100, "0 = unset")
-        self.max_pending = _slider(
-            "http1MaxPendingRequests", knobs.http1_max_pending_requests, 0, 100, "0 = unset (unlimited)"
+        self.concurrency = _slider(
+            t("viz.explorer.concurrency", lang), 30, 1, 100, t("viz.explorer.concurrency_tip", lang)
         )
-        self.max_requests = _slider("http2MaxRequests", knobs.http2_max_requests, 0, 100, "0 = unset")
+        self.calls = _slider(t("viz.explorer.calls", lang), 0, 0, 2000, t("viz.explorer.calls_tip", lang))
+        self.qps = _slider(t("viz.explorer.qps", lang), 0, 0, 2000, t("viz.explorer.qps_tip", lang))
+        unset = t("viz.explorer.unset", lang)
+        self.max_connections = _slider("maxConnections", knobs.max_connections, 0, 100, unset)
+        self.max_pending = _slider(
+            "http1MaxPendingRequests",
+            knobs.http1_max_pending_requests,
+            0,
+            100,
+            t("viz.explorer.unset_unlimited", lang),
+        )
+        self.max_requests = _slider("http2MaxRequests", knobs.http2_max_requests, 0, 100, unset)
         self.per_connection = _slider(
             "maxRequestsPerConnection",
             knobs.max_requests_per_connection,
             0,
             100,
-            "0 = unset (keep-alive without limit)",
+            t("viz.explorer.unset_keepalive", lang),
         )
         self.h2_upgrade = w.Checkbox(
             value=knobs.h2_upgrade, description="h2UpgradePolicy: UPGRADE", style=_STYLE, indent=False
         )
         self.run_button = w.Button(
-            description="Run",
+            description=t("viz.explorer.run", lang),
             button_style="primary",
             icon="play",
-            tooltip="apply the DR (if the knobs changed) and run fortio once",
+            tooltip=t("viz.explorer.run_tip", lang),
         )
         self.run_button.add_class("lablib-run")
         self.progress = w.IntProgress(value=0, min=0, max=100, description="", layout=w.Layout(width="300px"))
-        self.status = w.HTML(value=self._status_text("ready"))
+        self.status = w.HTML(value=self._status_text(t("viz.explorer.ready", lang)))
 
         self.figure = share_figure(
-            self.points, self._theory(), widget=True, title="explorer: 503 share vs concurrency"
+            self.points, self._theory(), widget=True, title=t("viz.explorer.title", lang), lang=lang
         )
         for knob in self._knob_widgets():
             knob.observe(self._on_knob, names="value")
@@ -107,7 +120,7 @@ class BreakerExplorer:
                 self.concurrency,
                 self.calls,
                 self.qps,
-                w.HTML("<b>DestinationRule connectionPool</b>"),
+                w.HTML(f"<b>{t('viz.explorer.pool_heading', lang)}</b>"),
                 self.max_connections,
                 self.max_pending,
                 self.max_requests,
@@ -146,22 +159,27 @@ class BreakerExplorer:
 
     def _status_text(self, message: str) -> str:
         runs = len(self.points)
-        return f"<span class='lablib-status' data-runs='{runs}'>{message} · runs: {runs}</span>"
+        return (
+            f"<span class='lablib-status' data-runs='{runs}'>"
+            f"{t('viz.explorer.status', self.lang, message=message, runs=runs)}</span>"
+        )
 
     def _label(self) -> str:
         k = self.knobs
         pending = k.http1_max_pending_requests or "∞"
-        return (
-            f"explorer mc={k.max_connections or '∞'} pend={pending} req={k.http2_max_requests or '∞'}"
-            f" rpc={k.max_requests_per_connection or '∞'}" + (" h2" if k.h2_upgrade else "")
+        return t(
+            "viz.explorer.label",
+            self.lang,
+            knobs=f"mc={k.max_connections or '∞'} pend={pending} req={k.http2_max_requests or '∞'}"
+            f" rpc={k.max_requests_per_connection or '∞'}" + (" h2" if k.h2_upgrade else ""),
         )
 
     # -- events --------------------------------------------------------------------------------------------
     def _on_knob(self, _change: dict[str, Any]) -> None:
         theory = self._theory()
         if theory is not None:
-            update_theory(self.figure, theory)
-            self.status.value = self._status_text(f"theory L = {theory.limit:g} (press Run to measure)")
+            update_theory(self.figure, theory, lang=self.lang)
+            self.status.value = self._status_text(t("viz.explorer.theory", self.lang, limit=theory.limit))
 
     def _progress(self, done: int, total: int, message: str) -> None:
         self.progress.max = max(total, 1)
@@ -195,7 +213,7 @@ class BreakerExplorer:
         self.progress.value = 0
         try:
             if self.apply_knobs():
-                self.status.value = self._status_text("applied the DestinationRule; running fortio…")
+                self.status.value = self._status_text(t("viz.explorer.applied", self.lang))
             c = int(self.concurrency.value)
             point = run_point(
                 self.lab,
@@ -209,7 +227,7 @@ class BreakerExplorer:
                 progress=self._progress,
             )
             self.points.append(point)
-            add_point(self.figure, point)
+            add_point(self.figure, point, lang=self.lang)
             self.progress.value = self.progress.max
             self.status.value = self._status_text(
                 f"c={c}: {point.result.codes.get(200, 0)}×200, {point.result.codes.get(503, 0)}×503 "

@@ -1,12 +1,15 @@
 """The lab in a real browser: JupyterLab started with ``make lab`` (as the README says), driven by headless
 Debian chromium through Playwright.
 
-It opens a copy of ``labs/01-circuit-breaking.ipynb`` with a small parameter set (the committed notebook is
-never touched: JupyterLab autosaves outputs), runs every cell above the cleanup cell, moves the explorer's
-concurrency slider, presses Run, sees the plot gain a point, runs the cleanup cell, and checks that no Envoy
-or service-go process is left. Screenshots go to ``test-artifacts/browser/``.
+Each test opens a copy of lab 01 with a small parameter set (the committed notebook is never touched:
+JupyterLab autosaves outputs), runs every cell above the cleanup cell, moves the explorer's concurrency
+slider, presses Run, sees the plot gain a point, runs the cleanup cell, and checks that no Envoy or
+service-go process is left: once the English edition (``labs/01-circuit-breaking.ipynb``), once the Chinese
+one (``labs/zh/01-circuit-breaking.ipynb``, which must also draw its Chinese text as glyphs, not boxes).
+Screenshots go to ``test-artifacts/browser/`` (the Chinese run's names start with ``zh-``).
 
-chromium is required: CI installs it (``apt-get install chromium``); when it is missing the test FAILS.
+chromium and a CJK font are required: CI installs them (``tools/system-deps.sh``: chromium,
+fonts-noto-cjk); when one is missing the test FAILS.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from lablib.viz.checks import lab_processes
 REPO = Path(__file__).resolve().parents[2]
 LABS = REPO / "labs"
 NOTEBOOK = LABS / "01-circuit-breaking.ipynb"
+#: the notebook each edition's test opens
+EDITIONS = {"en": NOTEBOOK, "zh": LABS / "zh" / NOTEBOOK.name}
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 CHROMIUM = os.environ.get("LABLIB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -67,14 +72,14 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _small_copy() -> Path:
-    """The lab notebook with a small ``parameters`` cell, next to it (same paths, same kernel cwd)."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+def _small_copy(notebook: Path, small: dict[str, str] = SMALL) -> Path:
+    """``notebook`` with a small ``parameters`` cell, next to it (same paths, same kernel cwd)."""
+    nb = nbformat.read(notebook, as_version=4)
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "the lab notebook must have one cell tagged 'parameters'"
     # Like papermill: the defaults stay, the small values come after them and win.
-    params[0].source += "\n" + "".join(f"{name} = {value}\n" for name, value in SMALL.items())
-    path = LABS / f"browser-test-{uuid.uuid4().hex[:8]}.ipynb"
+    params[0].source += "\n" + "".join(f"{name} = {value}\n" for name, value in small.items())
+    path = notebook.parent / f"browser-test-{uuid.uuid4().hex[:8]}.ipynb"
     nbformat.write(nb, path)
     return path
 
@@ -94,15 +99,24 @@ def _settings_dir(path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def jupyterlab() -> Iterator[dict[str, object]]:
-    """``make lab`` on a free port with a token; yields url parts; stops the server's whole process group."""
+@pytest.fixture(params=sorted(EDITIONS))
+def jupyterlab(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
+    """``make lab`` on a free port with a token, and a small copy of lab 01 in the edition ``request.param``;
+    yields url parts; stops the server's whole process group."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"chromium not found at {CHROMIUM}: install it (apt-get install -y chromium); "
             "this test must not be skipped",
             pytrace=False,
         )
+    fc_list = shutil.which("fc-list")
+    fonts = subprocess.run([fc_list, ":lang=zh"], capture_output=True, text=True).stdout if fc_list else ""
+    # another lab's test passes (lang, notebook, its small parameters) through indirect parametrization
+    lang, source, small = request.param if isinstance(request.param, tuple) else (
+        request.param, EDITIONS[request.param], SMALL)
+    if lang == "zh" and not fonts.strip():
+        pytest.fail("no CJK font (fc-list :lang=zh is empty): install fonts-noto-cjk (tools/system-deps.sh)",
+                    pytrace=False)
     port, token = _free_port(), secrets.token_hex(16)
     marker = uuid.uuid4().hex
     home = Path(os.environ.get("TMPDIR", "/tmp")) / f"lablib-browser-{marker[:8]}"
@@ -115,8 +129,9 @@ def jupyterlab() -> Iterator[dict[str, object]]:
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "jupyterlab-workspaces"),
     }
     env.pop("JUPYTER_TOKEN", None)
-    notebook = _small_copy()
-    log = ARTIFACTS / "jupyterlab.log"
+    notebook = _small_copy(source, small)
+    lab_no = "" if source in EDITIONS.values() else f"lab{source.stem[:2]}-"  # lab 01: names as before
+    log = ARTIFACTS / f"{lab_no}{'' if lang == 'en' else lang + '-'}jupyterlab.log"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     # -o: the venv this test runs in is installed already; make must not reinstall it under running processes.
     lab_args = f"--no-browser --ServerApp.token={token} --ServerApp.open_browser=False"
@@ -138,7 +153,8 @@ def jupyterlab() -> Iterator[dict[str, object]]:
                     pytrace=False,
                 )
             time.sleep(0.3)
-        yield {"base": base, "token": token, "notebook": notebook, "marker": f"{MARKER_VAR}={marker}"}
+        yield {"base": base, "token": token, "notebook": notebook, "marker": f"{MARKER_VAR}={marker}",
+               "lang": lang}
     finally:
         with contextlib.suppress(OSError):
             req = urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST")
@@ -156,7 +172,7 @@ def jupyterlab() -> Iterator[dict[str, object]]:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         notebook.unlink(missing_ok=True)
-        checkpoints = LABS / ".ipynb_checkpoints"
+        checkpoints = notebook.parent / ".ipynb_checkpoints"
         (checkpoints / notebook.name.replace(".ipynb", "-checkpoint.ipynb")).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             checkpoints.rmdir()  # only if empty
@@ -201,11 +217,73 @@ def _explorer_points(page) -> int:
     return page.locator(POINTS).count()
 
 
+#: True when the page's markdown font draws two different Chinese characters differently: without a CJK font
+#: both are the same "missing glyph" box.
+CJK_GLYPHS = """() => {
+  const md = document.querySelector('.jp-RenderedMarkdown');
+  const style = getComputedStyle(md);
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 64;
+  const ctx = canvas.getContext('2d');
+  ctx.font = `32px ${style.fontFamily}`;
+  const draw = (ch) => {
+    ctx.clearRect(0, 0, 64, 64);
+    ctx.fillText(ch, 8, 44);
+    return Array.from(ctx.getImageData(0, 0, 64, 64).data).join(',');
+  };
+  const a = draw('熔'), b = draw('断'), blank = draw(' ');
+  return a !== b && a !== blank && b !== blank;
+}"""
+
+
+def _listing(lab: dict[str, object], path: str) -> dict[str, str]:
+    """``name -> type`` of a folder of the notebook directory, from the running server's contents API."""
+    with urllib.request.urlopen(f"{lab['base']}/api/contents/{path}?token={lab['token']}", timeout=10) as r:
+        return {item["name"]: item["type"] for item in json.load(r)["content"]}
+
+def drag_slider(page, slider, fraction: float) -> int:
+    """Drag an ipywidgets slider's handle with the mouse to ``fraction`` of its track
+    (continuous_update=False: the value lands on release); return the new value its readout shows."""
+    from playwright.sync_api import expect
+
+    readout = slider.locator(".widget-readout")
+    before_value = readout.inner_text().strip()
+    track = slider.locator(".noUi-target").bounding_box()
+    handle = slider.locator(".noUi-handle").bounding_box()
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(track["x"] + track["width"] * fraction, handle["y"] + handle["height"] / 2, steps=8)
+    page.mouse.up()
+    expect(readout).not_to_have_text(before_value)
+    return int(readout.inner_text().strip())
+
+
+def run_cleanup_cell(page, cell, marker: str, shot: str) -> None:
+    """Run the notebook's last cell in place; its check must pass and no process of the lab may be left."""
+    from playwright.sync_api import expect
+
+    cell.locator(".jp-InputPrompt").click()
+    page.keyboard.press("Control+Enter")  # run in place (Shift+Enter would add a cell below)
+    done = cell.locator(".lablib-check")
+    expect(done).to_have_count(1, timeout=60_000)
+    expect(done).to_have_attribute("data-ok", "true")
+    cell.scroll_into_view_if_needed()
+    _shot(page, shot)
+    left = lab_processes(marker=marker)
+    assert left == {}, f"envoy/service-go still running after the cleanup cell: {left}"
+
+
+
 def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
     from playwright.sync_api import expect, sync_playwright
 
     lab = jupyterlab
-    url = f"{lab['base']}/lab/tree/{lab['notebook'].name}?token={lab['token']}"
+    zh = lab["lang"] == "zh"
+    prefix = "zh-" if zh else ""
+    # make lab serves labs/: the Chinese edition is the folder zh/ there, with the same file names
+    assert _listing(lab, "").get("zh") == "directory"
+    assert {p.name for p in EDITIONS.values()} <= set(_listing(lab, "zh"))
+    url = f"{lab['base']}/lab/tree/{lab['notebook'].relative_to(LABS).as_posix()}?token={lab['token']}"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -217,7 +295,10 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
             page.wait_for_function(f"document.querySelectorAll({CELLS!r}).length >= {total}", timeout=60_000)
             kernel_idle = page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")
             expect(kernel_idle).to_have_count(1, timeout=60_000)
-            _shot(page, "01-opened")
+            if zh:
+                expect(page.locator(".jp-RenderedMarkdown h2", has_text="第 1 步")).to_have_count(1)
+                assert page.evaluate(CJK_GLYPHS), "Chinese text is drawn as boxes: no CJK font in the browser"
+            _shot(page, f"{prefix}01-opened")
 
             # Run > Run All Above Selected Cell, with the cleanup cell (the last one) selected.
             cells.nth(total - 1).locator(".jp-InputPrompt").click()
@@ -236,11 +317,15 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
             assert checks.count() >= 5, f"expected the check cells to render, got {checks.count()}"
             failed = page.locator(".lablib-check[data-ok='false']")
             assert failed.count() == 0, failed.all_inner_texts()
+            if zh:  # the run-time text follows the notebook's lang = "zh"
+                verdicts = checks.all_inner_texts()
+                assert all(re.search(r"[\u4e00-\u9fff]", text) for text in verdicts), verdicts
+                assert re.search(r"[\u4e00-\u9fff]", page.locator(".lablib-explain").first.inner_text())
             plots = page.locator(".js-plotly-plot")
             assert plots.count() >= 5  # share, latency, admitted, counters, explorer
             for i, name in enumerate(("share", "latency", "admitted", "counters")):
                 plots.nth(i).scroll_into_view_if_needed()
-                plots.nth(i).screenshot(path=str(ARTIFACTS / f"plot-{name}.png"))
+                plots.nth(i).screenshot(path=str(ARTIFACTS / f"{prefix}plot-{name}.png"))
             for css, name in (
                 (".lablib-side-by-side", "dr-vs-cluster"),
                 (".lablib-limits", "limits"),
@@ -248,25 +333,16 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
                 (".lablib-explain", "explain-queueing"),
             ):
                 page.locator(css).first.scroll_into_view_if_needed()
-                page.locator(css).first.screenshot(path=str(ARTIFACTS / f"table-{name}.png"))
+                page.locator(css).first.screenshot(path=str(ARTIFACTS / f"{prefix}table-{name}.png"))
             explorer.scroll_into_view_if_needed()
             expect(explorer.locator(".js-plotly-plot .scatterlayer")).to_be_visible()
-            _shot(page, "02-all-run-explorer")
+            _shot(page, f"{prefix}02-all-run-explorer")
 
             # Move the concurrency slider with the mouse (continuous_update=False: the value lands on release)
             slider = explorer.locator(".widget-slider").first
-            readout = slider.locator(".widget-readout")
-            before_value = readout.inner_text().strip()
-            track = slider.locator(".noUi-target").bounding_box()
-            handle = slider.locator(".noUi-handle").bounding_box()
-            page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
-            page.mouse.down()
-            page.mouse.move(track["x"] + track["width"] * 0.7, handle["y"] + handle["height"] / 2, steps=8)
-            page.mouse.up()
-            expect(readout).not_to_have_text(before_value)
-            moved = int(readout.inner_text().strip())
+            moved = drag_slider(page, slider, 0.7)
             assert 55 <= moved <= 85, f"slider moved to {moved}"
-            _shot(page, "03-slider-moved")
+            _shot(page, f"{prefix}03-slider-moved")
 
             points_before = _explorer_points(page)
             runs_before = int(explorer.locator(".lablib-status").get_attribute("data-runs"))
@@ -284,25 +360,16 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
             assert f"c={moved}:" in status, status
             bar = explorer.locator(".progress-bar")
             assert "100%" in (bar.get_attribute("style") or ""), bar.get_attribute("style")
-            _shot(page, "04-after-run")
+            _shot(page, f"{prefix}04-after-run")
 
             # The cleanup cell, last.
-            cleanup = cells.nth(total - 1)
-            cleanup.locator(".jp-InputPrompt").click()
-            page.keyboard.press("Control+Enter")  # run in place (Shift+Enter would add a cell below)
-            done = cleanup.locator(".lablib-check")
-            expect(done).to_have_count(1, timeout=60_000)
-            expect(done).to_have_attribute("data-ok", "true")
-            cleanup.scroll_into_view_if_needed()
-            _shot(page, "05-cleaned-up")
-            left = lab_processes(marker=lab["marker"])
-            assert left == {}, f"envoy/service-go still running after the cleanup cell: {left}"
+            run_cleanup_cell(page, cells.nth(total - 1), lab["marker"], f"{prefix}05-cleaned-up")
         except Exception:
             with contextlib.suppress(Exception):
-                _shot(page, "failure")
+                _shot(page, f"{prefix}failure")
                 prompts = page.locator(".jp-InputPrompt").all_inner_texts()
                 outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
-                (ARTIFACTS / "failure.txt").write_text(
+                (ARTIFACTS / f"{prefix}failure.txt").write_text(
                     "prompts: " + " ".join(t.strip() for t in prompts) + "\n\n" + "\n---\n".join(outputs)
                 )
             raise

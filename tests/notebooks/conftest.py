@@ -8,13 +8,18 @@ and an environment marker that every process it starts inherits, so the tests fi
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
+import nbformat
 import pytest
 
 from lablib.fortio.result import FortioResult
@@ -24,6 +29,11 @@ from lablib.viz.runs import RunPoint
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "labs" / "01-circuit-breaking.ipynb"
 MARKER_VAR = "LABLIB_TEST_RUN"
+#: papermill in a child Python: it starts the kernel with the child's environment (the test's ``lab_env``)
+_PAPERMILL = (
+    "import json, sys, papermill; papermill.execute_notebook(sys.argv[1], sys.argv[2], "
+    "parameters=json.loads(sys.argv[3]), cwd=sys.argv[4], kernel_name='python3', progress_bar=False)"
+)
 
 
 def make_result(
@@ -106,3 +116,18 @@ def lab_env() -> Iterator[dict[str, str]]:
                 os.kill(pid, 9)
         shutil.rmtree(home, ignore_errors=True)
         assert not left, f"processes left running after the test: {left}"
+
+
+def execute_notebook(notebook: Path, out: Path, parameters: Mapping[str, Any], env: Mapping[str, str],
+                     *, timeout: float = 300) -> nbformat.NotebookNode:
+    """Run ``notebook`` through papermill (the way CI overrides its ``parameters`` cell) in a kernel with
+    ``env``, from the notebook's folder; fail the test on a non-zero exit or any error output; return the
+    executed notebook."""
+    args = [str(notebook), str(out), json.dumps(dict(parameters)), str(notebook.parent)]
+    proc = subprocess.run([sys.executable, "-c", _PAPERMILL, *args], env=dict(env), capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+    return nb

@@ -7,7 +7,7 @@ that no Envoy or service-go process of that kernel is left.
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import subprocess
 import sys
 
@@ -16,7 +16,7 @@ import pytest
 
 from tests.support import notebook_checks
 
-from .conftest import MARKER_VAR, NOTEBOOK, REPO
+from .conftest import MARKER_VAR, NOTEBOOK, REPO, execute_notebook
 
 SMALL = {"concurrency": [5, 40], "calls_per_thread": 10, "repeats": 1, "workers": 2, "backend": "embedded"}
 
@@ -40,6 +40,73 @@ def test_notebook_is_committed_clean_and_generated():
     assert gen.returncode == 0, gen.stderr
 
 
+def _generate():
+    """tools/notebooks/generate.py as a module (tools/ is not a package)."""
+    name = "lablib_tools_notebooks_generate"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "notebooks" / "generate.py")
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)  # dataclasses look it up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+SOURCES = sorted((REPO / "tools" / "notebooks").glob("lab[0-9][0-9].py"))
+
+
+def code_lines(source: str) -> list[str]:
+    """A code cell's lines that count against the five-line limit: not blank, not an import."""
+    lines = [line for line in source.splitlines() if line.strip()]
+    return [line for line in lines if not line.startswith(("import ", "from "))]
+
+
+def test_sources_are_python_that_ruff_lints_like_the_rest():
+    listed = subprocess.run([sys.executable, "-m", "ruff", "check", "--show-files", "."], cwd=REPO,
+                            capture_output=True, text=True)
+    for src in SOURCES:
+        assert str(src) in listed.stdout, f"ruff check . does not cover {src}"
+        compile(src.read_text(encoding="utf-8"), str(src), "exec")  # a percent script is plain Python
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", *map(str, SOURCES)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_cell_ids_are_named_and_survive_an_inserted_cell(tmp_path):
+    gen = _generate()
+    before = gen.read_cells(SOURCES[0])
+    ids = [c.id for c in before]
+    assert len(set(ids)) == len(ids) and "step-1-start-fortio" in ids and "parameters" in ids
+    assert not any(i.startswith("cell-") for i in ids), "ids come from the source, not from positions"
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    assert [c.id for c in nb.cells] == ids
+    text = SOURCES[0].read_text(encoding="utf-8")
+    marker = '# %% id="imports"'
+    edited = tmp_path / "lab01.py"
+    edited.write_text(text.replace(marker, '# %% id="a-new-cell"\nx = 1\n\n' + marker), encoding="utf-8")
+    after = [c.id for c in gen.read_cells(edited)]
+    assert [i for i in after if i != "a-new-cell"] == ids
+    assert after.index("a-new-cell") == ids.index("imports")
+
+
+@pytest.mark.parametrize(
+    ("cells", "line", "message"),
+    [
+        ('# %% [markdown] id="title"\n# # T\n\n# %%\nx = 1\n', 4, "cell without an id"),
+        ('# %% id="a"\nx = 1\n\n# %% id="a"\ny = 2\n', 4, "cell id 'a' already used at line 1"),
+        ('# %% id="a b"\nx = 1\n', 1, "bad cell id 'a b'"),
+        ('# %% id="a" color="red"\nx = 1\n', 1, "unknown cell option color"),
+        ('x = 1\n# %% id="a"\ny = 2\n', 1, "code before the first cell"),
+    ],
+)
+def test_a_bad_source_stops_with_a_positioned_error(tmp_path, cells, line, message):
+    gen = _generate()
+    src = tmp_path / "lab09.py"
+    src.write_text(cells, encoding="utf-8")
+    with pytest.raises(gen.NotebookSourceError) as e:
+        gen.build(src)
+    assert str(e.value).startswith(f"{src}:{line}: {message}; ")
+
+
 def test_notebook_shape_title_steps_parameters_cleanup_last():
     cells = _cells()
     assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
@@ -54,37 +121,21 @@ def test_notebook_shape_title_steps_parameters_cleanup_last():
     assert len(steps) == 5
     params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
-    for name in ("backend", "concurrency", "calls_per_thread", "repeats", "workers", "persist"):
+    for name in ("backend", "concurrency", "calls_per_thread", "repeats", "workers", "persist", "lang"):
         assert f"{name} =" in params[0].source
     last_code = [c for c in cells if c.cell_type == "code"][-1]
     assert "cleanup" in last_code.source and cells[-1] is last_code
     for c in cells:
         # The parameters cell has one line per parameter, so papermill can override each.
         if c.cell_type == "code" and c is not params[0]:
-            assert len(c.source.splitlines()) <= 5, f"cell too long (logic belongs in lablib):\n{c.source}"
+            assert len(code_lines(c.source)) <= 5, f"cell too long (logic belongs in lablib):\n{c.source}"
             assert "assert " not in c.source, "use lablib.viz.checks, not bare asserts"
 
 
 @pytest.mark.envoy
 def test_notebook_executes_end_to_end_and_leaves_nothing_running(lab_env, tmp_path):
-    out = tmp_path / "executed.ipynb"
     marker = f"{MARKER_VAR}={lab_env[MARKER_VAR]}"
-    # papermill starts the kernel with the current environment: run it in a child Python with lab_env.
-    code = (
-        "import json, sys, papermill; papermill.execute_notebook(sys.argv[1], sys.argv[2], "
-        "parameters=json.loads(sys.argv[3]), cwd=sys.argv[4], kernel_name='python3', progress_bar=False)"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(NOTEBOOK), str(out), json.dumps(SMALL), str(NOTEBOOK.parent)],
-        env=lab_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    nb = nbformat.read(out, as_version=4)
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors, errors
+    nb = execute_notebook(NOTEBOOK, tmp_path / "executed.ipynb", SMALL, lab_env)
     checks = notebook_checks(nb)
     # pods up, route, breaker applied, trips, 503s explained, cleaned up
     assert len(checks) >= 6, f"expected every check cell to render, got {len(checks)}"

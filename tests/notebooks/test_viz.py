@@ -393,3 +393,11 @@ def test_explorer_runs_apply_changed_knobs_only_and_add_points():
     ex.run_button.click()  # the button does what run() does
     assert len(lab.applied) == 2 and len(ex.points) == 3
     assert "runs: 3" in ex.status.value
+
+
+def test_book_runs_stay_grey_diamonds_in_chinese():
+    fig = plots.share_figure(book.book_points(lang="zh"), lang="zh")
+    trace = next(t for t in fig.data if t.name == book.book_label("zh"))
+    assert trace.marker.symbol == "diamond" and trace.marker.color == plots._BOOK_COLOR
+    assert book.is_book(book.book_label("zh")) and not book.is_book("seed")
+    assert fig.layout.xaxis.title.text == "并发数（fortio -c）"

@@ -128,3 +128,14 @@ def test_explorer_builds_rule_and_faults_from_sliders(tmp_path):
     assert not ex.expect_ejection()  # 0.75 fails 3 in a row at most: never 4
     ex.consecutive.value = 3
     assert ex.expect_ejection()
+
+
+def test_chinese_figure_and_checks_say_the_same_as_the_english():
+    tl = _tl("1100011", "1111000", codes=[{200: 5}] * 7)
+    fig = timeline_figure(tl, names={A: "service-go-v1-0"}, lang="zh")
+    assert "在池中：service-go-v1-0" in [t.name for t in fig.data]
+    assert fig.layout.title.text.startswith("异常检测")
+    for lang in ("en", "zh"):
+        assert checks.returned_after(tl, 3, 1, lang=lang).ok
+        assert not checks.ejection_grows(tl, 2, lang=lang).ok
+    assert "驱逐" in checks.ejected_after(tl, 3, lang="zh").title

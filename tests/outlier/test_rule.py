@@ -89,3 +89,25 @@ def test_event_table_lists_ejection_with_errors_and_return_with_time_out():
     v1 = "service-go-v1-0"
     assert [r[1:4] for r in rows] == [[v1, "ejected", "3"], [v1, "returned", ""]]
     assert rows[1][4] == "2.5s"
+
+
+GATEWAY_ONLY = LAB.replace(consecutive_5xx_errors=0, consecutive_gateway_errors=3, max_ejection_percent=None,
+                           min_health_percent=20)
+
+
+@pytest.mark.parametrize("settings", [SEED, LAB, GATEWAY_ONLY])
+def test_what_envoy_gets_is_what_the_translator_writes_into_the_cluster(settings):
+    from lablib.manifests import load_file
+    from lablib.outlier.observer import DEFAULT_CLUSTER
+    from lablib.translate import translate
+
+    service = load_file("manifests/service/go/service-go.yaml")
+    cluster = translate([*service, destination_rule(settings)], []).cluster(DEFAULT_CLUSTER)
+    od, rows = cluster["outlier_detection"], _rows(settings)
+    for field, value in od.items():
+        if field in rows:
+            want = f"{seconds(value):g}s" if field in ("interval", "base_ejection_time") else str(value)
+            assert rows[field] == want, field
+    panic = cluster["common_lb_config"]["healthy_panic_threshold"]["value"]
+    assert rows["common_lb_config.healthy_panic_threshold"] == f"{panic}%"
+    assert set(od) <= set(rows), "the table shows every field the translator sets"

@@ -1,0 +1,30 @@
+"""The run-time text of the labs in each language: one message catalogue per language, looked up by key.
+
+Every sentence lablib writes for a student (explanations, check verdicts, table headers, plot titles,
+widget labels) is a ``str.format`` template in ``en.yaml`` and ``zh.yaml`` under the same key; the code
+computes the numbers once and only the template depends on the language. A key missing from a catalogue is
+an error, never a silent fall-back to English. Terms follow ``docs/glossary.md``; Istio fields, Envoy stats,
+response flags and commands stay as they are in every language.
+"""
+
+from lablib.i18n._catalog import (
+    DEFAULT_LANG,
+    LANGS,
+    LanguageError,
+    MissingMessage,
+    catalogue,
+    check_lang,
+    fields,
+    t,
+)
+
+__all__ = [
+    "DEFAULT_LANG",
+    "LANGS",
+    "LanguageError",
+    "MissingMessage",
+    "catalogue",
+    "check_lang",
+    "fields",
+    "t",
+]

@@ -1,0 +1,103 @@
+"""Lab 02 in a real browser, through the same JupyterLab fixture as lab 01 (``test_jupyterlab.py``): a small
+copy of each edition runs every cell above the cleanup cell, the explorer's ``consecutive5xxErrors`` slider is
+moved with the mouse, Run redraws the timeline for the new setting, the cleanup cell leaves no Envoy or
+service-go process. Screenshots go to ``test-artifacts/browser/`` (``lab02-``, ``lab02-zh-``)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import nbformat
+import pytest
+
+from lablib.i18n import t
+from tests.browser.test_jupyterlab import (  # noqa: F401  (jupyterlab: the fixture)
+    ARTIFACTS,
+    CELLS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ERROR,
+    FAILED_CELL,
+    IDLE,
+    LABS,
+    TRACEBACK,
+    _run_all_above,
+    _shot,
+    drag_slider,
+    jupyterlab,
+    run_cleanup_cell,
+)
+
+NOTEBOOK = LABS / "02-outlier-detection.ipynb"
+SMALL = {"backend": '"embedded"', "base_ejection_time": '"3s"', "interval": '"1s"', "grow_base": '"2s"',
+         "qps": "40", "run_explorer": "True"}
+
+pytestmark = [pytest.mark.browser, pytest.mark.envoy]
+
+
+@pytest.mark.parametrize("jupyterlab", [("en", NOTEBOOK, SMALL), ("zh", LABS / "zh" / NOTEBOOK.name, SMALL)],
+                         indirect=True, ids=["en", "zh"])
+def test_lab02_in_jupyterlab_slider_run_and_cleanup(jupyterlab):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    lab = jupyterlab
+    lang = str(lab["lang"])
+    prefix = "lab02-zh-" if lang == "zh" else "lab02-"
+    url = f"{lab['base']}/lab/tree/{lab['notebook'].relative_to(LABS).as_posix()}?token={lab['token']}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            cells = page.locator(CELLS)
+            total = len(nbformat.read(lab["notebook"], as_version=4).cells)
+            page.wait_for_function(f"document.querySelectorAll({CELLS!r}).length >= {total}", timeout=60_000)
+            idle = page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")
+            expect(idle).to_have_count(1, timeout=60_000)
+            _shot(page, f"{prefix}01-opened")
+
+            cells.nth(total - 1).locator(".jp-InputPrompt").click()
+            _run_all_above(page)
+            slider = page.locator(".widget-slider", has_text="consecutive5xxErrors")
+            page.wait_for_function(
+                f"[...document.querySelectorAll('.widget-slider')].some(e => /consecutive5xxErrors/"
+                f".test(e.innerText)) || {FAILED_CELL}", timeout=300_000)
+            failures = [x for x in page.locator(ERROR).all_inner_texts() if re.search(TRACEBACK, x, re.M)]
+            assert not failures, "a cell failed:\n" + "\n".join(failures)[-3000:]
+            expect(page.locator(IDLE)).to_have_count(1, timeout=180_000)
+            failed = page.locator(".lablib-check[data-ok='false']")
+            assert page.locator(".lablib-check").count() >= 10
+            assert failed.count() == 0, failed.all_inner_texts()
+            slider.scroll_into_view_if_needed()
+            _shot(page, f"{prefix}02-all-run-explorer")
+
+            moved = drag_slider(page, slider, 0.7)
+            _shot(page, f"{prefix}03-slider-moved")
+
+            output = page.locator(".widget-output").last
+            before_text = output.inner_text()
+            page.locator("button", has_text=t("outlier.explorer.run", lang)).last.click()
+            # the explorer's output is redrawn for the new setting (cleared, then its checks): they name the
+            # moved threshold, and pass
+            page.wait_for_function(
+                "b => { const o = [...document.querySelectorAll('.widget-output')].pop();"
+                " return o.innerText !== b && o.querySelector('.lablib-check'); }", arg=before_text,
+                timeout=120_000)
+            expect(output).to_contain_text(re.compile(rf"(?<!\d){moved}(?!\d)"), timeout=30_000)
+            # ... and above them the run's timeline is drawn (a plotly plot inside the explorer's box)
+            explorer = page.locator(".jp-OutputArea-output", has=page.locator(".widget-slider")).last
+            expect(explorer.locator(".js-plotly-plot")).to_have_count(1, timeout=30_000)
+            expect(output.locator(".lablib-check[data-ok='false']")).to_have_count(0)
+            _shot(page, f"{prefix}04-after-run")
+
+            run_cleanup_cell(page, cells.nth(total - 1), lab["marker"], f"{prefix}05-cleaned-up")
+        except Exception:
+            with contextlib.suppress(Exception):
+                _shot(page, f"{prefix}failure")
+                outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+                (ARTIFACTS / f"{prefix}failure.txt").write_text("\n---\n".join(outputs))
+            raise
+        finally:
+            browser.close()

@@ -1,0 +1,105 @@
+"""Lab 03 in a real browser, through the same JupyterLab fixture as lab 01 (``test_jupyterlab.py``): a small
+copy of each edition runs every cell above the cleanup cell, the explorer's concurrency slider is moved with
+the mouse, Run adds a point to the explorer's plot, the cleanup cell leaves no Envoy or service-go process.
+Screenshots go to ``test-artifacts/browser/`` (names start with ``lab03-``, ``lab03-zh-`` for Chinese)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import nbformat
+import pytest
+
+from tests.browser.test_jupyterlab import (  # noqa: F401  (jupyterlab: the fixture)
+    ARTIFACTS,
+    CELLS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ERROR,
+    FAILED_CELL,
+    IDLE,
+    LABS,
+    POINTS,
+    TRACEBACK,
+    _explorer_points,
+    _run_all_above,
+    _shot,
+    drag_slider,
+    jupyterlab,
+    run_cleanup_cell,
+)
+
+NOTEBOOK = LABS / "03-where-the-limit-lives.ipynb"
+SMALL = {"backend": '"embedded"', "concurrency": "[10, 40, 60]", "calls_per_thread": "10", "repeats": "1",
+         "client_counts": "[1, 2, 3]", "worker_counts": "[1, 4]", "worker_repeats": "2", "workers": "2",
+         "run_explorer": "True"}
+
+pytestmark = [pytest.mark.browser, pytest.mark.envoy]
+
+
+@pytest.mark.parametrize("jupyterlab", [("en", NOTEBOOK, SMALL), ("zh", LABS / "zh" / NOTEBOOK.name, SMALL)],
+                         indirect=True, ids=["en", "zh"])
+def test_lab03_in_jupyterlab_slider_run_and_cleanup(jupyterlab):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    lab = jupyterlab
+    prefix = "lab03-zh-" if lab["lang"] == "zh" else "lab03-"
+    url = f"{lab['base']}/lab/tree/{lab['notebook'].relative_to(LABS).as_posix()}?token={lab['token']}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            cells = page.locator(CELLS)
+            total = len(nbformat.read(lab["notebook"], as_version=4).cells)
+            page.wait_for_function(f"document.querySelectorAll({CELLS!r}).length >= {total}", timeout=60_000)
+            idle = page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")
+            expect(idle).to_have_count(1, timeout=60_000)
+            _shot(page, f"{prefix}01-opened")
+
+            cells.nth(total - 1).locator(".jp-InputPrompt").click()
+            _run_all_above(page)
+            page.wait_for_function(f"document.querySelector('.lablib-explorer') || {FAILED_CELL}",
+                                   timeout=300_000)
+            failures = [t for t in page.locator(ERROR).all_inner_texts() if re.search(TRACEBACK, t, re.M)]
+            assert not failures, "a cell failed:\n" + "\n".join(failures)[-3000:]
+            expect(page.locator(IDLE)).to_have_count(1, timeout=120_000)
+            checks = page.locator(".lablib-check")
+            assert checks.count() >= 5, f"expected the check cells to render, got {checks.count()}"
+            failed = page.locator(".lablib-check[data-ok='false']")
+            assert failed.count() == 0, failed.all_inner_texts()
+            plots = page.locator(".js-plotly-plot")
+            assert plots.count() >= 4  # routes, clients, workers, explorer
+            for i, name in enumerate(("routes", "clients", "workers")):
+                plots.nth(i).scroll_into_view_if_needed()
+                plots.nth(i).screenshot(path=str(ARTIFACTS / f"{prefix}plot-{name}.png"))
+            explorer = page.locator(".lablib-explorer")
+            explorer.scroll_into_view_if_needed()
+            _shot(page, f"{prefix}02-all-run-explorer")
+
+            # The explorer's second slider is fortio -c per client: drag it with the mouse.
+            slider = explorer.locator(".widget-slider").nth(1)
+            moved = drag_slider(page, slider, 0.7)
+            _shot(page, f"{prefix}03-slider-moved")
+
+            points_before = _explorer_points(page)
+            explorer.locator("button.lablib-run").click()
+            # run_explorer = True: the check cell ran it once with the start values; this is the second Run
+            expect(explorer.locator(".lablib-status[data-runs='2']")).to_have_count(1, timeout=120_000)
+            page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length > n",
+                                   arg=[POINTS, points_before], timeout=20_000)
+            assert _explorer_points(page) == points_before + 1
+            assert f"c={2 * moved}" in explorer.locator(".lablib-status").inner_text()  # two clients
+            _shot(page, f"{prefix}04-after-run")
+
+            run_cleanup_cell(page, cells.nth(total - 1), lab["marker"], f"{prefix}05-cleaned-up")
+        except Exception:
+            with contextlib.suppress(Exception):
+                _shot(page, f"{prefix}failure")
+                outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+                (ARTIFACTS / f"{prefix}failure.txt").write_text("\n---\n".join(outputs))
+            raise
+        finally:
+            browser.close()

@@ -1,0 +1,53 @@
+"""The Chinese edition against real Envoy: the zh explorer applies, runs and plots like the English one, and
+the explanations of a real run carry the same numbers in both languages."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from lablib.viz import MANIFESTS, BreakerExplorer, BreakerKnobs, checks, explain, knob_theory
+from tests.notebooks.conftest import lab_env  # noqa: F401  (fixture)
+
+CLUSTER = "outbound|80||service-go.default.svc.cluster.local"
+BASE = [MANIFESTS / "service/go/service-go.yaml", MANIFESTS / "istio/route/virtual-service-go.yaml"]
+PENDING_DR = MANIFESTS / "istio/resilience/destination-rule-go-cb-pending.yaml"
+
+
+@pytest.fixture
+def lab(lab_env, monkeypatch):  # noqa: F811
+    from lablib.lab import Lab
+
+    for key in ("LABLIB_HOME", "LABLIB_BACKEND"):
+        monkeypatch.setenv(key, lab_env[key])
+    lab = Lab(backend="embedded", name=f"i18n-{os.getpid()}", workers=2)
+    try:
+        for path in [*BASE, MANIFESTS / "kubernetes/fortio.yaml", PENDING_DR]:
+            lab.apply(path)
+        yield lab
+    finally:
+        lab.cleanup()
+        lab.close()
+
+
+@pytest.mark.envoy
+def test_chinese_explorer_runs_a_real_breaker_and_explains_it_with_the_same_numbers(lab):
+    pending = BreakerKnobs(http1_max_pending_requests=10)
+    ex = BreakerExplorer(lab, theory_for=knob_theory([*BASE, PENDING_DR], sim_repeats=0), knobs=pending,
+                         cluster=CLUSTER, applied=pending, lang="zh")
+    ex.concurrency.value = 40
+    point = ex.run()
+    assert point.share_503 > 0.2 and point.overflows["upstream_rq_pending_overflow"] > 0
+    assert "已压测 1 次" in ex.status.value
+    trace = next(t for t in ex.figure.data if t.name.startswith("本次实验：探索器"))
+    assert trace.x == (40,)
+
+    zh = checks.every_503_explained([point], slack=2, lang="zh")
+    en = checks.every_503_explained([point], slack=2)
+    assert zh.ok and en.ok and str(zh).startswith("通过：")
+    for fn in (explain.why_sockets, explain.why_varies):
+        en_text, zh_text = str(fn([point])), str(fn([point], lang="zh"))
+        assert sorted(re.findall(r"\d+(?:\.\d+)?", en_text)) == sorted(re.findall(r"\d+(?:\.\d+)?", zh_text))
+        assert re.search(r"[\u4e00-\u9fff]", zh_text)

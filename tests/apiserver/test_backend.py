@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 import lablib
+from lablib._exceptions import LabWarning
 from lablib.backends.kind import LAB_LABEL, KindBackend
 from tests.apiserver.envtest import OUTSIDER, STUDENT, ControlPlane, PodReadiness, crd_manifest
 
@@ -317,3 +318,35 @@ def test_cleanup_never_deletes_a_cluster_the_lab_did_not_create(make_backend, co
         kb.cleanup(delete_cluster=True)
     assert control_plane.get(dr_path(namespace)) is None  # its objects are gone all the same
     assert not calls.exists()
+
+
+ISTIOD = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: istiod, namespace: istio-system, labels: {{app: istiod}}}}
+spec:
+  replicas: 0
+  selector: {{matchLabels: {{app: istiod}}}}
+  template:
+    metadata: {{labels: {{app: istiod}}}}
+    spec:
+      containers: [{{name: discovery, image: "docker.io/istio/pilot:{tag}"}}]
+"""
+
+
+def test_an_istiod_of_another_release_is_named_with_what_differs(make_backend, control_plane):
+    """The lab shows what Istio 1.30 configures; a cluster running another istiod gets a LabWarning that
+    names the release and the behaviours that differ (lablib.translate.version)."""
+    path = "/apis/apps/v1/namespaces/istio-system/deployments/istiod"
+    try:
+        control_plane.apply_yaml(ISTIOD.format(tag="1.29.2"))
+        with pytest.warns(LabWarning, match=r"istiod is 1\.29\.2[\s\S]*Istio 1\.30: "):
+            make_backend().start()
+        control_plane.apply_yaml(ISTIOD.format(tag="1.30.1-distroless"))
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LabWarning)
+            make_backend().start()
+    finally:
+        control_plane.delete_path(path)

@@ -197,6 +197,7 @@ class KindBackend:
             if self._dyn is None:  # cleanup() may have connected already
                 self._connect(say)
             self._require_istio()
+        self._warn_if_istio_is_not_the_pin(say)
         self._label_namespace(say)
         self._started = True
         say(1, 1, f"ready: context {self.context_name}, namespace {self.namespace}")
@@ -309,6 +310,35 @@ class KindBackend:
         body = self._api.sanitize_for_serialization(dep)
         body.setdefault("kind", "Deployment")
         return plan.is_ready(body)
+
+    def istiod_version(self) -> str | None:
+        """istiod's version, from the image tag of ``istio-system/istiod`` (``…/pilot:1.30.0``); None when
+        there is none or this user may not read it."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        with _map_errors("reading deployment istio-system/istiod"):
+            try:
+                dep = client.AppsV1Api(self._api).read_namespaced_deployment("istiod", "istio-system")
+            except ApiException as exc:
+                if exc.status in (403, 404):
+                    return None
+                raise
+        images = [c.image or "" for c in (dep.spec.template.spec.containers or [])]
+        tags = [i.rpartition(":")[2] for i in images if ":" in i.rpartition("/")[2]]
+        return tags[0] if tags else None
+
+    def _warn_if_istio_is_not_the_pin(self, say: ProgressCallback) -> None:
+        """The lab shows what Istio 1.30 configures: say so when this cluster's istiod is another release."""
+        import warnings
+
+        from lablib._exceptions import LabWarning
+        from lablib.translate.version import istiod_version_warning
+
+        message = istiod_version_warning(self.istiod_version())
+        if message:
+            say(2, 4, message.splitlines()[0])
+            warnings.warn(message, LabWarning, stacklevel=3)
 
     def _require_istio(self) -> None:
         """An existing cluster must already run Istio: its DestinationRule kind must be served."""

@@ -25,6 +25,7 @@ from tests.outlier.test_notebook import SMALL as SMALL_02
 from tests.support import notebook_checks
 
 from .conftest import MARKER_VAR, REPO, execute_notebook
+from .test_lab04 import SMALL as SMALL_04
 from .test_notebook import SMALL as SMALL_01
 from .test_notebook import _generate
 
@@ -226,10 +227,14 @@ def test_the_generator_writes_both_editions_of_any_number_of_labs(tmp_path, monk
 # -- the Chinese editions, executed -------------------------------------------------------------------------
 
 #: fortio's own report, printed as the real fortio prints it (its words are the tool's, kept in every edition)
-FORTIO_REPORT = re.compile(r"^Fortio \d|^Aggregated Function Time")
+FORTIO_REPORT = re.compile(r"^Fortio \d|^Aggregated Function Time|^Socket and IP used for each connection",
+                           re.MULTILINE)
 #: English-only text from outside the notebooks' area, allowed here by name until it is translated:
 #: lablib.manifests' validation warnings (``FILE:LINE: LabWarning: …``, e.g. on the seed's consecutiveErrors).
 KNOWN_ENGLISH = re.compile(r"^.*: LabWarning: .*$", re.MULTILINE)
+#: fortio's own log lines (fortio.org/log JSON on stderr, e.g. "Non ok http code"): tool output, kept as
+#: fortio prints it, like commands and stat names.
+FORTIO_LOG = re.compile(r'^\{"ts":.*"msg":.*$', re.MULTILINE)
 _VERBATIM = re.compile(r"(?is)<(script|style|pre|code)\b.*?</\1>")
 
 
@@ -248,12 +253,13 @@ def output_texts(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
             elif out.get("output_type") == "stream":
                 text = "".join(out["text"])
                 if not FORTIO_REPORT.search(text):
-                    texts.append((cell.id, KNOWN_ENGLISH.sub("", text)))
+                    texts.append((cell.id, FORTIO_LOG.sub("", KNOWN_ENGLISH.sub("", text))))
     return texts
 
 
 #: CI's parameters of each lab (the English tests' sets), and how many check cells it renders
-EXECUTE = {"01-circuit-breaking.ipynb": (SMALL_01, 6), "02-outlier-detection.ipynb": (SMALL_02, 14)}
+EXECUTE = {"01-circuit-breaking.ipynb": (SMALL_01, 6), "02-outlier-detection.ipynb": (SMALL_02, 14),
+           "04-reproducing-published-runs.ipynb": (SMALL_04, 3)}  # lab 03's zh run: tests/limits
 
 
 @pytest.mark.envoy

@@ -258,6 +258,21 @@ def drag_slider(page, slider, fraction: float) -> int:
     return int(readout.inner_text().strip())
 
 
+def open_notebook(browser, lab) -> tuple:
+    """Open the fixture's notebook in a new page and wait until every cell is there and the kernel is idle;
+    return ``(page, cells, number of cells)``."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    page.goto(f"{lab['base']}/lab/tree/{lab['notebook'].relative_to(LABS).as_posix()}?token={lab['token']}")
+    total = len(nbformat.read(lab["notebook"], as_version=4).cells)
+    page.wait_for_function(f"document.querySelectorAll({CELLS!r}).length >= {total}", timeout=60_000)
+    idle = page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")
+    expect(idle).to_have_count(1, timeout=60_000)
+    return page, page.locator(CELLS), total
+
+
 def run_cleanup_cell(page, cell, marker: str, shot: str) -> None:
     """Run the notebook's last cell in place; its check must pass and no process of the lab may be left."""
     from playwright.sync_api import expect
@@ -283,18 +298,10 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
     # make lab serves labs/: the Chinese edition is the folder zh/ there, with the same file names
     assert _listing(lab, "").get("zh") == "directory"
     assert {p.name for p in EDITIONS.values()} <= set(_listing(lab, "zh"))
-    url = f"{lab['base']}/lab/tree/{lab['notebook'].relative_to(LABS).as_posix()}?token={lab['token']}"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
-            page.goto(url)
-            cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
-            total = len(nbformat.read(lab["notebook"], as_version=4).cells)
-            page.wait_for_function(f"document.querySelectorAll({CELLS!r}).length >= {total}", timeout=60_000)
-            kernel_idle = page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")
-            expect(kernel_idle).to_have_count(1, timeout=60_000)
+            page, cells, total = open_notebook(browser, lab)
             if zh:
                 expect(page.locator(".jp-RenderedMarkdown h2", has_text="第 1 步")).to_have_count(1)
                 assert page.evaluate(CJK_GLYPHS), "Chinese text is drawn as boxes: no CJK font in the browser"

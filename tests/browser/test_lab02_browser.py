@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import re
 
-import nbformat
 import pytest
 
 from lablib.i18n import t
@@ -26,6 +25,7 @@ from tests.browser.test_jupyterlab import (  # noqa: F401  (jupyterlab: the fixt
     _shot,
     drag_slider,
     jupyterlab,
+    open_notebook,
     run_cleanup_cell,
 )
 
@@ -44,18 +44,10 @@ def test_lab02_in_jupyterlab_slider_run_and_cleanup(jupyterlab):  # noqa: F811
     lab = jupyterlab
     lang = str(lab["lang"])
     prefix = "lab02-zh-" if lang == "zh" else "lab02-"
-    url = f"{lab['base']}/lab/tree/{lab['notebook'].relative_to(LABS).as_posix()}?token={lab['token']}"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
-            page.goto(url)
-            cells = page.locator(CELLS)
-            total = len(nbformat.read(lab["notebook"], as_version=4).cells)
-            page.wait_for_function(f"document.querySelectorAll({CELLS!r}).length >= {total}", timeout=60_000)
-            idle = page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")
-            expect(idle).to_have_count(1, timeout=60_000)
+            page, cells, total = open_notebook(browser, lab)
             _shot(page, f"{prefix}01-opened")
 
             cells.nth(total - 1).locator(".jp-InputPrompt").click()

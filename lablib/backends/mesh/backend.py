@@ -33,7 +33,6 @@ from lablib.backends.mesh._procs import (
     record_of,
     spawn,
     stop_all,
-    strays,
 )
 from lablib.backends.mesh._state import LabState, PodState, StateDir
 from lablib.envoy import bootstrap, xds
@@ -148,7 +147,7 @@ class MeshBackend:
                 self.attached = True
             else:
                 if state is not None or self.dir.root.exists():
-                    self._reap(state)
+                    self.dir.reap()  # what a dead owner left behind
                 if attach_only:
                     self.dir.lock_file.unlink(missing_ok=True)
                     raise LabNotRunning(f"no embedded lab {name!r} is running (state in {self.dir.root}); "
@@ -165,12 +164,6 @@ class MeshBackend:
         if not state.client_procs or not all(p.alive() for p in state.client_procs):
             return False
         return state.persistent or (state.owner is not None and state.owner.alive())
-
-    def _reap(self, state: LabState | None) -> None:
-        """Stop what a dead owner left behind and remove its files."""
-        recorded = state.all_procs() if state is not None else []
-        stop_all(recorded + [r for r in strays(self.dir.root) if r.pid not in {p.pid for p in recorded}])
-        self.dir.remove()
 
     def _start(self, workers: int, service_time_ms: float, progress: ProgressCallback | None,
                track_remaining: bool, mtls: bool = True, reuse_port: bool = True) -> None:
@@ -199,7 +192,7 @@ class MeshBackend:
             self.dir.write(state)
             wait_ready(launch, name=_sidecar_name(_CLIENT))
         except BaseException:
-            self._reap(state)
+            self.dir.reap()
             raise
         self.dir.write(state)
         if progress:

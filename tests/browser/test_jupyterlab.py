@@ -273,6 +273,19 @@ def open_notebook(browser, lab) -> tuple:
     return page, page.locator(CELLS), total
 
 
+def save_failure(page, prefix: str) -> None:
+    """After a failed step: a screenshot, and the prompts and outputs as text, in test-artifacts/browser/."""
+    if page is None:
+        return
+    with contextlib.suppress(Exception):
+        _shot(page, f"{prefix}failure")
+        prompts = page.locator(".jp-InputPrompt").all_inner_texts()
+        outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+        (ARTIFACTS / f"{prefix}failure.txt").write_text(
+            "prompts: " + " ".join(t.strip() for t in prompts) + "\n\n" + "\n---\n".join(outputs)
+        )
+
+
 def run_cleanup_cell(page, cell, marker: str, shot: str) -> None:
     """Run the notebook's last cell in place; its check must pass and no process of the lab may be left."""
     from playwright.sync_api import expect
@@ -300,6 +313,7 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
     assert {p.name for p in EDITIONS.values()} <= set(_listing(lab, "zh"))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = None
         try:
             page, cells, total = open_notebook(browser, lab)
             if zh:
@@ -372,13 +386,7 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
             # The cleanup cell, last.
             run_cleanup_cell(page, cells.nth(total - 1), lab["marker"], f"{prefix}05-cleaned-up")
         except Exception:
-            with contextlib.suppress(Exception):
-                _shot(page, f"{prefix}failure")
-                prompts = page.locator(".jp-InputPrompt").all_inner_texts()
-                outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
-                (ARTIFACTS / f"{prefix}failure.txt").write_text(
-                    "prompts: " + " ".join(t.strip() for t in prompts) + "\n\n" + "\n---\n".join(outputs)
-                )
+            save_failure(page, prefix)
             raise
         finally:
             browser.close()

@@ -5,7 +5,6 @@ service-go process. Screenshots go to ``test-artifacts/browser/`` (``lab02-``, `
 
 from __future__ import annotations
 
-import contextlib
 import re
 
 import pytest
@@ -27,6 +26,7 @@ from tests.browser.test_jupyterlab import (  # noqa: F401  (jupyterlab: the fixt
     jupyterlab,
     open_notebook,
     run_cleanup_cell,
+    save_failure,
 )
 
 NOTEBOOK = LABS / "02-outlier-detection.ipynb"
@@ -46,6 +46,7 @@ def test_lab02_in_jupyterlab_slider_run_and_cleanup(jupyterlab):  # noqa: F811
     prefix = "lab02-zh-" if lang == "zh" else "lab02-"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = None
         try:
             page, cells, total = open_notebook(browser, lab)
             _shot(page, f"{prefix}01-opened")
@@ -86,10 +87,7 @@ def test_lab02_in_jupyterlab_slider_run_and_cleanup(jupyterlab):  # noqa: F811
 
             run_cleanup_cell(page, cells.nth(total - 1), lab["marker"], f"{prefix}05-cleaned-up")
         except Exception:
-            with contextlib.suppress(Exception):
-                _shot(page, f"{prefix}failure")
-                outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
-                (ARTIFACTS / f"{prefix}failure.txt").write_text("\n---\n".join(outputs))
+            save_failure(page, prefix)
             raise
         finally:
             browser.close()

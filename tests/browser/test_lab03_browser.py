@@ -5,7 +5,6 @@ Screenshots go to ``test-artifacts/browser/`` (names start with ``lab03-``, ``la
 
 from __future__ import annotations
 
-import contextlib
 import re
 
 import pytest
@@ -28,6 +27,7 @@ from tests.browser.test_jupyterlab import (  # noqa: F401  (jupyterlab: the fixt
     jupyterlab,
     open_notebook,
     run_cleanup_cell,
+    save_failure,
 )
 
 NOTEBOOK = LABS / "03-where-the-limit-lives.ipynb"
@@ -47,6 +47,7 @@ def test_lab03_in_jupyterlab_slider_run_and_cleanup(jupyterlab):  # noqa: F811
     prefix = "lab03-zh-" if lab["lang"] == "zh" else "lab03-"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = None
         try:
             page, cells, total = open_notebook(browser, lab)
             _shot(page, f"{prefix}01-opened")
@@ -88,10 +89,7 @@ def test_lab03_in_jupyterlab_slider_run_and_cleanup(jupyterlab):  # noqa: F811
 
             run_cleanup_cell(page, cells.nth(total - 1), lab["marker"], f"{prefix}05-cleaned-up")
         except Exception:
-            with contextlib.suppress(Exception):
-                _shot(page, f"{prefix}failure")
-                outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
-                (ARTIFACTS / f"{prefix}failure.txt").write_text("\n---\n".join(outputs))
+            save_failure(page, prefix)
             raise
         finally:
             browser.close()

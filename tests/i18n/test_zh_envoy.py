@@ -3,37 +3,17 @@ the explanations of a real run carry the same numbers in both languages."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-from lablib.viz import MANIFESTS, BreakerExplorer, BreakerKnobs, checks, explain, knob_theory
+from lablib.viz import BreakerExplorer, BreakerKnobs, checks, explain, knob_theory
 from tests.notebooks.conftest import lab_env  # noqa: F401  (fixture)
-
-CLUSTER = "outbound|80||service-go.default.svc.cluster.local"
-BASE = [MANIFESTS / "service/go/service-go.yaml", MANIFESTS / "istio/route/virtual-service-go.yaml"]
-PENDING_DR = MANIFESTS / "istio/resilience/destination-rule-go-cb-pending.yaml"
-
-
-@pytest.fixture
-def lab(lab_env, monkeypatch):  # noqa: F811
-    from lablib.lab import Lab
-
-    for key in ("LABLIB_HOME", "LABLIB_BACKEND"):
-        monkeypatch.setenv(key, lab_env[key])
-    lab = Lab(backend="embedded", name=f"i18n-{os.getpid()}", workers=2)
-    try:
-        for path in [*BASE, MANIFESTS / "kubernetes/fortio.yaml", PENDING_DR]:
-            lab.apply(path)
-        yield lab
-    finally:
-        lab.cleanup()
-        lab.close()
+from tests.notebooks.test_explorer_envoy import BASE, CLUSTER, PENDING_DR, lab  # noqa: F401  (fixture)
 
 
 @pytest.mark.envoy
-def test_chinese_explorer_runs_a_real_breaker_and_explains_it_with_the_same_numbers(lab):
+def test_chinese_explorer_runs_a_real_breaker_and_explains_it_with_the_same_numbers(lab):  # noqa: F811
     pending = BreakerKnobs(http1_max_pending_requests=10)
     ex = BreakerExplorer(lab, theory_for=knob_theory([*BASE, PENDING_DR], sim_repeats=0), knobs=pending,
                          cluster=CLUSTER, applied=pending, lang="zh")

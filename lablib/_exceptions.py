@@ -18,6 +18,9 @@
 
 Errors print as one line a student can act on; ManifestError prints as
 ``file:line:col: Kind/name: spec.path: problem (fix)`` like a compiler.
+
+Messages are ``lablib.i18n.Msg``: English as ``str(error)``; ``error.in_lang("zh")`` is the same error in the
+notebook's language (what ``lablib.viz.language`` shows instead of a traceback).
 """
 
 from __future__ import annotations
@@ -40,14 +43,34 @@ __all__ = [
 ]
 
 
+def _in(text: object, lang: str) -> str:
+    # Duck-typed (a Msg has in_lang): this module sits below lablib.i18n, which imports it.
+    return str(text.in_lang(lang)) if hasattr(text, "in_lang") else str(text)
+
+
 class LabError(Exception):
     """Base of every error the lab raises on purpose."""
+
+    def in_lang(self, lang: str) -> str:
+        """This error in ``lang``: its message (a ``Msg``) rendered there; a plain ``str`` as it is."""
+        if len(self.args) == 1:
+            return _in(self.args[0], lang)
+        return str(self)
 
 
 class LabWarning(UserWarning):
     """A problem that does not stop the lab (``http2MaxRequests: 0`` means unlimited), like the API server's
     ``Warning:`` headers. Issued with ``warnings.warn_explicit`` at the manifest's FILE:LINE, so a notebook
-    shows it under the cell and the CLI prints it as ``Warning: FILE:LINE: …`` (see lablib.manifests)."""
+    shows it under the cell and the CLI prints it as ``Warning: FILE:LINE: …`` (see lablib.manifests).
+    ``text`` is what the warning says (a ``Msg``, or a ``Problem``'s text), so a notebook can show it in its
+    own language (``in_lang``)."""
+
+    def __init__(self, text: object = "") -> None:
+        self.text = text
+        super().__init__(str(text))
+
+    def in_lang(self, lang: str) -> str:
+        return _in(self.text, lang)
 
 
 class ManifestError(LabError):
@@ -76,6 +99,9 @@ class ManifestError(LabError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        return self.in_lang("en")
+
+    def in_lang(self, lang: str) -> str:
         where = self.file or "<manifest>"
         if self.line is not None:
             where += f":{self.line}"
@@ -86,9 +112,9 @@ class ManifestError(LabError):
             parts.append(f"{self.kind}/{self.name}" if self.name else self.kind)
         if self.path:
             parts.append(self.path)
-        text = ": ".join(parts) + f": {self.message}"
+        text = ": ".join(parts) + f": {_in(self.message, lang)}"
         if self.fix:
-            text += f" ({self.fix})"
+            text += f" ({_in(self.fix, lang)})"
         return text
 
 
@@ -109,9 +135,14 @@ class ValidationFailed(LabError):
 
     def __init__(self, problems: list) -> None:  # list[lablib.manifests.Problem]
         self.problems = problems
-        errors = [p for p in problems if getattr(p, "severity", "error") == "error"]
-        lines = "\n".join(str(p) for p in errors)
-        super().__init__(f"{len(errors)} error(s); nothing was applied:\n{lines}")
+        super().__init__(self.in_lang("en"))
+
+    def in_lang(self, lang: str) -> str:
+        from lablib.i18n import t  # here, not at the top: lablib.i18n imports this module
+
+        errors = [p for p in self.problems if getattr(p, "severity", "error") == "error"]
+        lines = "\n".join(p.in_lang(lang) if hasattr(p, "in_lang") else str(p) for p in errors)
+        return t("lab.validation_failed", lang, n=len(errors)) + f"\n{lines}"
 
 
 class BackendError(LabError):
@@ -126,8 +157,16 @@ class EnvoyError(BackendError):
     """Envoy rejected a configuration or exited; ``envoy_output`` is Envoy's own text."""
 
     def __init__(self, message: str, *, envoy_output: str = "") -> None:
+        self.message = message
         self.envoy_output = envoy_output
-        super().__init__(message + (f"\n--- envoy said ---\n{envoy_output}" if envoy_output else ""))
+        super().__init__(self.in_lang("en"))
+
+    def in_lang(self, lang: str) -> str:
+        if not self.envoy_output:
+            return _in(self.message, lang)
+        from lablib.i18n import t  # here, not at the top: lablib.i18n imports this module
+
+        return f"{_in(self.message, lang)}\n{t('lab.envoy_said', lang)}\n{self.envoy_output}"
 
 
 class ClusterSafetyError(BackendError):

@@ -1,4 +1,8 @@
-"""Load the per-language catalogues (``<lang>.yaml`` next to this file) and format messages from them."""
+"""Load the per-language catalogues and format messages from them.
+
+A language's catalogue is ``<lang>.yaml`` next to this file plus one ``<area>.<lang>.yaml`` per area of lablib
+(``manifests.zh.yaml``: the validator's messages), merged; a key written in two files is an error.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ __all__ = [
     "LanguageError",
     "MissingMessage",
     "catalogue",
+    "catalogue_files",
     "check_lang",
     "fields",
     "t",
@@ -47,15 +52,25 @@ def check_lang(lang: str) -> str:
     return lang
 
 
+def catalogue_files(lang: str) -> list[Path]:
+    """The files of ``lang``'s catalogue: ``<lang>.yaml`` first, then each area's ``<area>.<lang>.yaml``."""
+    return [_HERE / f"{check_lang(lang)}.yaml", *sorted(_HERE.glob(f"*.{lang}.yaml"))]
+
+
 @cache
 def catalogue(lang: str) -> Mapping[str, str]:
-    """Every message of ``lang``, key -> ``str.format`` template (read once from ``<lang>.yaml``)."""
-    path = _HERE / f"{check_lang(lang)}.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    bad = [k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str)]
-    if bad:
-        raise MissingMessage(f"{path}: keys {bad} are not text; every entry is `key: template`")
-    return dict(data)
+    """Every message of ``lang``, key -> ``str.format`` template (read once from its files)."""
+    merged: dict[str, str] = {}
+    for path in catalogue_files(lang):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        bad = [k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str)]
+        if bad:
+            raise MissingMessage(f"{path}: keys {bad} are not text; every entry is `key: template`")
+        twice = sorted(set(data) & set(merged))
+        if twice:
+            raise MissingMessage(f"{path}: keys {twice} are already in another {lang} catalogue file")
+        merged.update(data)
+    return merged
 
 
 def fields(template: str) -> set[tuple[str, str]]:

@@ -158,7 +158,20 @@ def warn(problems: Iterable[Problem]) -> None:
     for p in problems:
         if not p.is_error:
             # module=file: a warning per manifest line, not per line of lablib (shown every time it applies)
-            warnings.warn_explicit(p.text, LabWarning, p.file, p.line, module=p.file, registry={})
+            warnings.warn_explicit(LabWarning(_WarningText(p)), LabWarning, p.file, p.line, module=p.file,
+                                   registry={})
+
+
+class _WarningText(str):
+    """A warning Problem's ``text`` that a notebook can show in its own language (``LabWarning.in_lang``)."""
+
+    def __new__(cls, problem: Problem) -> _WarningText:
+        self = super().__new__(cls, problem.text)
+        self.problem = problem
+        return self
+
+    def in_lang(self, lang: str) -> str:
+        return self.problem.text_in(lang)
 
 
 def load_file(path: PathLike, *, context: Context = (), cross_checks: bool = True) -> list[Manifest]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lablib._exceptions import ManifestError, SchemaError, UnknownKindError, YAMLSyntaxError
+from lablib.i18n import render, t
 
 __all__ = ["Problem", "Severity"]
 
@@ -16,7 +17,8 @@ Severity = Literal["error", "warning"]
 class Problem:
     """One error or warning about a manifest.
 
-    ``message`` says what is wrong and ``fix`` what to do about it; ``str(problem)`` puts them together with
+    ``message`` says what is wrong and ``fix`` what to do about it (``lablib.i18n.Msg``s: English as
+    ``str``, any language through ``in_lang``/``text_in``); ``str(problem)`` puts them together with
     the position, ``FILE:LINE: Kind/name: field.path: what is wrong; fix`` (warnings say ``warning:``
     after the position), so every problem names the file, the line and the fix.
     """
@@ -41,13 +43,23 @@ class Problem:
     @property
     def text(self) -> str:
         """The problem without its position: ``Kind/name: field.path: what is wrong; fix``."""
+        return self.text_in("en")
+
+    def text_in(self, lang: str) -> str:
+        """``text`` in ``lang``: ``message`` and ``fix`` (``Msg``s) rendered there; names stay as they are."""
         parts = []
         if self.kind:
             parts.append(f"{self.kind}/{self.name}" if self.name else self.kind)
         if self.path:
             parts.append(self.path)
-        parts.append(self.message + (f"; {self.fix}" if self.fix else ""))
+        fix = t("manifests.problem.fix_sep", lang) + render(self.fix, lang) if self.fix else ""
+        parts.append(render(self.message, lang) + fix)
         return ": ".join(parts)
+
+    def in_lang(self, lang: str) -> str:
+        """``str(problem)`` in ``lang``: ``FILE:LINE: [warning: ]text``."""
+        label = t("manifests.problem.warning", lang) if self.severity == "warning" else ""
+        return f"{self.file}:{self.line}: {label}{self.text_in(lang)}"
 
     def as_error(self) -> ManifestError:
         """This problem as the exception of its cause: ``YAMLSyntaxError`` (the file is not YAML),
@@ -70,5 +82,4 @@ class Problem:
         )
 
     def __str__(self) -> str:
-        label = "warning: " if self.severity == "warning" else ""
-        return f"{self.file}:{self.line}: {label}{self.text}"
+        return self.in_lang("en")

@@ -8,14 +8,25 @@ from pathlib import Path
 import pytest
 
 from lablib import LabError
-from lablib.i18n import LANGS, LanguageError, MissingMessage, _catalog, catalogue, check_lang, fields, t
+from lablib.i18n import (
+    LANGS,
+    LanguageError,
+    MissingMessage,
+    _catalog,
+    catalogue,
+    catalogue_files,
+    check_lang,
+    fields,
+    t,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 #: Keys whose Chinese text is only code, names and punctuation (nothing to translate).
-NO_CJK = {"viz.check.line", "viz.table.ours_sockets", "viz.table.dr_title"}
-#: ``t("key"`` (also ``t('key'`` inside f-strings): how lablib asks for a message.
-CALL = re.compile(r"""\bt\(\s*["']([a-z0-9_.]+)["']""")
+NO_CJK = {"viz.check.line", "viz.table.ours_sockets", "viz.table.dr_title", "i18n.list_sep",
+          "manifests.problem.fix_sep"}
+#: ``t("key"`` or ``Msg("key"`` (also with ``'key'`` inside f-strings): how lablib asks for a message.
+CALL = re.compile(r"""\b(?:t|Msg)\(\s*["']([a-z0-9_.]+)["']""")
 
 
 def _used_keys() -> dict[str, list[str]]:
@@ -114,6 +125,13 @@ def test_chinese_messages_use_the_glossary_terms():
 def test_no_key_is_written_twice():
     # PyYAML keeps the last of two equal keys without a word; a copy-pasted key would hide a message.
     for lang in LANGS:
-        text = (REPO / "lablib" / "i18n" / f"{lang}.yaml").read_text(encoding="utf-8")
-        keys = re.findall(r"^([a-z0-9_.]+):", text, re.MULTILINE)
+        keys = []
+        for path in catalogue_files(lang):
+            keys += re.findall(r"^([a-z0-9_.]+):", path.read_text(encoding="utf-8"), re.MULTILINE)
         assert len(keys) == len(set(keys)) == len(catalogue(lang)), lang
+
+
+def test_each_area_has_its_catalogue_in_every_language():
+    areas = {tuple(p.name.split(".")[:-2]) for lang in LANGS for p in catalogue_files(lang)[1:]}
+    for lang in LANGS:
+        assert {tuple(p.name.split(".")[:-2]) for p in catalogue_files(lang)[1:]} == areas, lang

@@ -6,6 +6,7 @@
     │   ├── UnknownKindError      a kind the lab does not support
     │   └── SchemaError           a field that is unknown, of the wrong type or out of range
     ├── ValidationFailed          a set of files had errors; carries every Problem; nothing was applied
+    ├── ParameterError            a notebook parameter the lab cannot use (also a ValueError)
     ├── BackendError              a backend could not do what was asked
     │   ├── BackendUnavailable    the backend cannot run here (no docker, no kind, no envoy), with the reason
     │   ├── EnvoyError            Envoy rejected a config or died; carries Envoy's own text
@@ -36,6 +37,7 @@ __all__ = [
     "LabNotRunning",
     "LabWarning",
     "ManifestError",
+    "ParameterError",
     "SchemaError",
     "UnknownKindError",
     "ValidationFailed",
@@ -143,6 +145,11 @@ class ValidationFailed(LabError):
         errors = [p for p in self.problems if getattr(p, "severity", "error") == "error"]
         lines = "\n".join(p.in_lang(lang) if hasattr(p, "in_lang") else str(p) for p in errors)
         return t("lab.validation_failed", lang, n=len(errors)) + f"\n{lines}"
+
+
+class ParameterError(LabError, ValueError):
+    """A value from a notebook's parameters cell the lab cannot use (``workers = 0``, a duration ``"3x"``),
+    said in the notebook's language. Also a ``ValueError``, as these checks raised before."""
 
 
 class BackendError(LabError):

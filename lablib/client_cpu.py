@@ -18,6 +18,7 @@ import psutil
 
 from lablib._exceptions import LabError
 from lablib.backends.mesh._plan import CLIENT as CLIENT_ROLE
+from lablib.i18n import Msg
 
 __all__ = ["client_sidecar_pids", "fortio_in", "pinned"]
 
@@ -35,10 +36,10 @@ def pinned(pids: Iterable[int], cpus: int) -> Iterator[set[int]]:
     """Run this thread and every thread of ``pids`` on ``cpus`` CPUs (the last ones this process may use,
     away from CPU 0 where interrupts land) inside the block; yields the CPU set."""
     if not hasattr(os, "sched_setaffinity"):
-        raise LabError("pinning the client to CPUs needs Linux (os.sched_setaffinity)")
+        raise LabError(Msg("cpu.needs_linux"))
     allowed = sorted(os.sched_getaffinity(0))
     if not 1 <= cpus <= len(allowed):
-        raise LabError(f"cannot pin the client to {cpus} CPU(s): this process may use {len(allowed)}")
+        raise LabError(Msg("cpu.too_many", cpus=cpus, allowed=len(allowed)))
     chosen = set(allowed[-cpus:])
     targets = [0, *_threads(pids)]  # 0: the calling thread
     before: dict[int, set[int]] = {}
@@ -59,7 +60,7 @@ def client_sidecar_pids(lab: Any) -> list[int]:
     backend = getattr(lab, "backend", lab)
     processes = getattr(backend, "processes", None)
     if processes is None:
-        raise LabError("pinning the client needs the embedded backend (its sidecar runs on this machine)")
+        raise LabError(Msg("cpu.needs_embedded"))
     return [p.pid for p in processes() if p.role == CLIENT_ROLE]
 
 

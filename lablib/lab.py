@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from lablib._exceptions import BackendUnavailable, LabError
 from lablib._types import PathLike
 from lablib.backends.base import Backend, ClusterStats, HostStatus, ProgressCallback
+from lablib.i18n import Msg
 
 if TYPE_CHECKING:
     from lablib.envoy.access_log import ResponseRecord
@@ -44,8 +45,7 @@ def choose_backend(requested: str | None = None) -> tuple[str, str]:
     raw = (requested if requested is not None else os.environ.get(BACKEND_ENV, "auto")).strip().lower()
     if raw not in _ALIASES:
         where = "Lab(backend=…)" if requested else "$" + BACKEND_ENV
-        raise LabError(f"unknown backend {raw!r} (from {where}); "
-                       "use embedded, kind or auto")
+        raise LabError(Msg("labapi.unknown_backend", raw=raw, where=where))
     choice = _ALIASES[raw]
     if choice != "auto":
         return choice, f"asked for {choice}"
@@ -82,7 +82,7 @@ class Lab:
             try:
                 from lablib.backends.kind import KindBackend
             except ImportError as exc:
-                raise BackendUnavailable(f"the kind backend cannot be imported: {exc}") from exc
+                raise BackendUnavailable(Msg("labapi.kind_import", error=str(exc))) from exc
             kwargs = {"progress": progress, **options}
             if name is not None:
                 kwargs["name"] = name
@@ -116,8 +116,7 @@ class Lab:
         run fails, the others still finish, then the first failure is raised.
         """
         if not runs:
-            raise LabError("fortio_many: no runs given; e.g. {'fortio': 'load -c 20 -n 400 "
-                           "http://service-go/env', 'fortio-2': …}")
+            raise LabError(Msg("labapi.fortio_many_empty"))
         with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="fortio") as pool:
             futures = {pod: pool.submit(self.fortio, args, pod=pod) for pod, args in runs.items()}
             errors = [f.exception() for f in futures.values() if f.exception() is not None]

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from lablib._exceptions import LabError
 from lablib.backends.mesh.backend import DEFAULT_WORKERS
+from lablib.i18n import Msg, t
 
 __all__ = ["MANIFESTS", "PRESETS", "PUBLISHED_DIR", "Environment", "preset"]
 
@@ -89,30 +90,31 @@ class Environment:
     def fortio_args(self, c: int, url: str = "http://service-go/env") -> str:
         """``load -c C -qps 0 -n N -loglevel L URL`` as the publication ran it."""
         if c < 1:
-            raise LabError(f"fortio -c must be >= 1, got {c}")
+            raise LabError(Msg("presets.fortio_c", c=c))
         return f"load -c {c} -qps 0 -n {self.calls_per_thread * c} -loglevel {self.loglevel} {url}"
 
     def published_file(self, c: int) -> Path:
         """The published fortio output for ``-c c``; LabError if none was published."""
         if c not in self.published_files:
-            known = ", ".join(str(k) for k in sorted(self.published_files)) or "none"
-            raise LabError(f"{self.name}: no published output for -c {c} (published: {known})")
+            known = [str(k) for k in sorted(self.published_files)] or Msg("presets.none")
+            raise LabError(Msg("presets.no_published", name=self.name, c=c, known=known))
         return PUBLISHED_DIR / self.published_files[c]
 
     def with_(self, **changes: Any) -> Environment:
         """The same environment with some factors changed (``env.with_(workers=1, mtls=False)``)."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
-            raise LabError(f"unknown environment factor(s): {', '.join(sorted(unknown))}; "
-                           f"use {', '.join(f.name for f in dataclasses.fields(self))}")
+            raise LabError(Msg("presets.unknown_factor", unknown=sorted(unknown),
+                               known=[f.name for f in dataclasses.fields(self)]))
         return dataclasses.replace(self, **changes)
 
-    def describe(self) -> str:
-        """One line naming every factor, for tables and logs."""
-        pin = f"{self.client_cpus} CPU client" if self.client_cpus else "client unpinned"
-        on = {True: "on", False: "off"}
-        return (f"{self.name}: {self.service_time_ms:g} ms service, {self.workers} worker(s), "
-                f"mTLS {on[self.mtls]}, reuse_port {on[self.reuse_port]}, {pin}")
+    def describe(self, lang: str = "en") -> str:
+        """One line naming every factor, for tables and logs (in ``lang`` for a notebook)."""
+        pin = (t("presets.pinned", lang, cpus=self.client_cpus) if self.client_cpus
+               else t("presets.unpinned", lang))
+        on = {True: t("presets.on", lang), False: t("presets.off", lang)}
+        return t("presets.describe", lang, name=self.name, ms=self.service_time_ms, workers=self.workers,
+                 mtls=on[self.mtls], reuse_port=on[self.reuse_port], pin=pin)
 
 
 PRESETS: Final[dict[str, Environment]] = {
@@ -143,4 +145,4 @@ def preset(name: str) -> Environment:
     try:
         return PRESETS[name]
     except KeyError:
-        raise LabError(f"no environment preset {name!r}; use one of {', '.join(PRESETS)}") from None
+        raise LabError(Msg("presets.unknown", name=name, known=list(PRESETS))) from None

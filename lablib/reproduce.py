@@ -21,7 +21,7 @@ import yaml
 
 from lablib._exceptions import LabError
 from lablib.client_cpu import fortio_in
-from lablib.i18n import t
+from lablib.i18n import Msg, t
 from lablib.presets import PUBLISHED_DIR, Environment
 from lablib.viz.checks import Check
 from lablib.viz.tables import HTML
@@ -49,7 +49,7 @@ def replay(lab: Any, env: Environment, concurrencies: Sequence[int], *, runs: in
     """Run ``env``'s fortio command ``runs`` times at each ``-c`` on a lab started with
     ``env.lab_options()`` and the rule applied."""
     if runs < 1:
-        raise LabError(f"runs must be >= 1, got {runs}")
+        raise LabError(Msg("reproduce.runs", runs=runs))
     shares = {c: tuple(fortio_in(lab, env, c).share(503) for _ in range(runs)) for c in concurrencies}
     return Replay(env, shares)
 
@@ -94,11 +94,9 @@ def measured(path: Path = MEASURED_FILE) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise LabError(f"{path}: cannot read the measured numbers ({exc}); "
-                       "record them with `python -m bench.bench_fidelity --record`") from None
+        raise LabError(Msg("reproduce.measured_unreadable", path=str(path), error=str(exc))) from None
     if not isinstance(data, dict) or (not data.get("task") and not data.get("book")):
-        raise LabError(f"{path}: no measured rows; record them with "
-                       "`python -m bench.bench_fidelity --record`")
+        raise LabError(Msg("reproduce.measured_empty", path=str(path)))
     return data
 
 
@@ -108,7 +106,7 @@ def sensitivity(experiment: str, c: int, *, data: Mapping[str, Any] | None = Non
     data = data if data is not None else measured()
     rows_in = data.get(experiment) or []
     if not rows_in:
-        raise LabError(f"no measured rows for {experiment!r}; known: {', '.join(k for k in data if data[k])}")
+        raise LabError(Msg("reproduce.no_rows", experiment=experiment, known=[k for k in data if data[k]]))
     base = statistics.fmean(rows_in[0]["shares"][c])
     head = [t("lab04.table.factor", lang), t("lab04.table.share_at", lang, c=c),
             t("lab04.table.effect", lang), t("lab04.table.hold_reject", lang)]

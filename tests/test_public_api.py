@@ -12,7 +12,7 @@ import lablib
 EXPECTED_TOP_LEVEL = {
     "Backend", "BackendError", "BackendUnavailable", "ClusterSafetyError", "ClusterStats", "EnvoyError",
     "FortioError", "FortioResult", "FortioUsageError", "HostStatus", "Lab", "LabError", "LabNotRunning",
-    "Manifest", "ManifestError", "MeshConfig", "Problem", "SchemaError", "UnknownKindError",
+    "Manifest", "ManifestError", "MeshConfig", "ParameterError", "Problem", "SchemaError", "UnknownKindError",
     "ValidationFailed", "YAMLSyntaxError", "choose_backend", "load_file", "load_files", "read_result",
     "render_yaml", "validate_files",
 }

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Backend", "ClusterStats", "HostStatus", "ProgressCallback"]
 
-#: Called with (done, total, message) while something slow runs; total may be 0 when unknown.
+#: Called with (done, total, message) while something slow runs; total may be 0 when unknown. ``message`` is a
+#: ``lablib.i18n.Msg``: its English text as a ``str``, ``render(message, lang)`` in the notebook's language.
 ProgressCallback = Callable[[int, int, str], None]
 
 

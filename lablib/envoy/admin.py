@@ -22,6 +22,7 @@ from pathlib import Path
 from lablib._exceptions import EnvoyError
 from lablib._types import JSONDict
 from lablib.envoy.upstream import ClusterStats, HostStatus
+from lablib.i18n import Msg
 
 __all__ = ["AdminClient", "UnixHTTPConnection", "cluster_stats", "parse_clusters", "parse_stats",
            "parse_text_readouts", "split_by_cluster"]
@@ -178,15 +179,16 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 class AdminClient:
     """HTTP calls to one Envoy's admin endpoint: TCP ``host:port``, or the Unix socket ``socket_path``.
 
-    ``name`` says whose admin it is in errors (e.g. "the sidecar of pod service-go-v1-0").
+    ``name`` says whose admin it is in errors (e.g. "the sidecar of pod service-go-v1-0"; a ``Msg``, so that
+    the errors render in the notebook's language).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, socket_path: str | os.PathLike[str] | None
                  = None, name: str = "", timeout: float = 10.0) -> None:
         self.host, self.port, self.timeout = host, port, timeout
         self.socket_path = Path(socket_path) if socket_path is not None else None
-        where = str(self.socket_path) if self.socket_path else f"port {port}"
-        self.name = name or f"envoy admin on {where}"
+        self.name = name or (Msg("envoy.admin.on_socket", path=str(self.socket_path)) if self.socket_path
+                             else Msg("envoy.admin.on_port", port=port))
 
     def __repr__(self) -> str:
         return f"<AdminClient {self.name}>"
@@ -208,20 +210,23 @@ class AdminClient:
             return resp.status, resp.read().decode("utf-8", "replace")
         except (OSError, http.client.HTTPException) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else repr(exc)
-            raise EnvoyError(f"{self.name} did not answer {method} {path.partition('?')[0]}: {why}") from exc
+            raise EnvoyError(Msg("envoy.admin.no_answer", name=self.name, method=method,
+                                 path=path.partition("?")[0], why=why)) from exc
         finally:
             conn.close()
 
     def get(self, path: str, **params: str) -> str:
         status, body = self.request("GET", path, params)
         if status != 200:
-            raise EnvoyError(f"{self.name}: GET {path}: HTTP {status}: {body.strip()[:200]}")
+            raise EnvoyError(Msg("envoy.admin.http_error", name=self.name, method="GET", path=path,
+                                 status=status, body=body.strip()[:200]))
         return body
 
     def post(self, path: str, **params: str) -> str:
         status, body = self.request("POST", path, params)
         if status != 200:
-            raise EnvoyError(f"{self.name}: POST {path}: HTTP {status}: {body.strip()[:200]}")
+            raise EnvoyError(Msg("envoy.admin.http_error", name=self.name, method="POST", path=path,
+                                 status=status, body=body.strip()[:200]))
         return body
 
     def ready(self) -> bool:
@@ -250,7 +255,7 @@ class AdminClient:
         try:
             return list(json.loads(self.get("/config_dump", **params)).get("configs", []))
         except ValueError as exc:
-            raise EnvoyError(f"{self.name}: /config_dump is not JSON: {exc}") from exc
+            raise EnvoyError(Msg("envoy.admin.not_json", name=self.name, error=str(exc))) from exc
 
     def clusters(self) -> list[HostStatus]:
         return parse_clusters(self.get("/clusters"))

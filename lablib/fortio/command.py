@@ -25,6 +25,7 @@ from lablib.fortio.result import FortioResult
 from lablib.fortio.results import go_json, results_json
 from lablib.fortio.runner import resolve, run_load
 from lablib.fortio.stats import go_duration, go_g
+from lablib.i18n import Msg
 
 __all__ = ["ProgressCallback", "curl", "load"]
 
@@ -92,14 +93,15 @@ def _run(parsed: ParsedArgs, err: TextIO, out: TextIO, progress: ProgressCallbac
             return
         state["final_sent"] = final
         if plan.total_calls is not None:
-            done, total, msg = shared.done, plan.total_calls, f"{shared.done}/{plan.total_calls} calls"
+            done, total = shared.done, plan.total_calls
+            msg = Msg("fortio.command.progress_calls", done=shared.done, total=plan.total_calls)
         else:
             elapsed = max(now - shared.run_start, 0.0) if shared.run_start else 0.0
             total = int(plan.duration_s * 1000) if plan.duration_s > 0 else 0
             done = min(int(elapsed * 1000), total) if total else int(elapsed * 1000)
             if final and total:
                 done = total
-            msg = f"{shared.done} calls, {elapsed:.1f}s"
+            msg = Msg("fortio.command.progress_time", calls=shared.done, elapsed=elapsed)
         if o.level_at_most("info") and (final or now - state["last_log"] >= _PROGRESS_LOG_PERIOD_S):
             state["last_log"] = now
             print(log_line("info", "progress", done=done, total=total, calls=shared.done), file=err)
@@ -132,18 +134,15 @@ def _run(parsed: ParsedArgs, err: TextIO, out: TextIO, progress: ProgressCallbac
                 with open(parsed.json_path, "w", encoding="utf-8") as f:
                     f.write(text)
             except OSError as e:
-                raise FortioError(f"-json {parsed.json_path}: unable to write: {e.strerror}") from None
+                raise FortioError(Msg("fortio.command.json_write", path=parsed.json_path,
+                                      err=e.strerror)) from None
             where = parsed.json_path
         print(f"Successfully wrote {len(text.encode())} bytes of Json data to {where}", file=err)
     err.flush()
     count = res["DurationHistogram"]["Count"]
     if count and res["RetCodes"].get("-1") == count:
-        raise FortioError(
-            f"every call ({count}) failed with a socket error connecting to "
-            f"{rd.target.connect_host}:{rd.target.connect_port} for {rd.target.url}: "
-            "nothing listening there, "
-            "or it timed out (check the host and port)"
-        )
+        raise FortioError(Msg("fortio.command.all_socket_errors", count=count, host=rd.target.connect_host,
+                              port=rd.target.connect_port, url=rd.target.url))
     return read_result(res)
 
 
@@ -169,9 +168,10 @@ def curl(
         resp = conn.getresponse()
         body = resp.read()
     except OSError as e:
-        raise FortioError(f"curl {tgt.url}: cannot fetch from {ip}:{tgt.connect_port}: {e}") from None
+        raise FortioError(Msg("fortio.command.curl_fetch", url=tgt.url, ip=ip, port=tgt.connect_port,
+                              err=str(e))) from None
     except http.client.HTTPException as e:
-        raise FortioError(f"curl {tgt.url}: bad HTTP response: {e!r}") from None
+        raise FortioError(Msg("fortio.command.curl_response", url=tgt.url, err=repr(e))) from None
     finally:
         conn.close()
     version = "HTTP/1.1" if resp.version == 11 else "HTTP/1.0"

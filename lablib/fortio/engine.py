@@ -24,6 +24,7 @@ from lablib.fortio.http_client import FastClient, Target, code_is_ok
 from lablib.fortio.options import LoadOptions
 from lablib.fortio.periodic import RunPlan, ThreadPacer
 from lablib.fortio.stats import Histogram
+from lablib.i18n import Msg
 
 __all__ = [
     "MAX_ERROR_LOGS",
@@ -345,8 +346,5 @@ def check_warmup(calls: Mapping[int, WarmupCall], url: str, *, allow_initial_err
     if not allow_initial_errors:
         for code, size in ordered:
             if not code_is_ok(code):
-                raise FortioError(
-                    f"Aborting because of error {code} for {url} ({size} bytes) during warmup "
-                    "(use -n for an exact number of calls without warmup, or -allow-initial-errors)"
-                )
+                raise FortioError(Msg("fortio.engine.warmup_error", code=code, url=url, size=size))
     return codes

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from lablib._exceptions import FortioUsageError
 from lablib.fortio.options import LOG_LEVELS, LoadOptions
 from lablib.fortio.stats import parse_percentiles
+from lablib.i18n import Msg
 
 __all__ = ["FLAGS", "ParsedArgs", "parse_args", "parse_go_duration", "usage"]
 
@@ -113,8 +114,8 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-def _bad(name: str, value: str, fix: str) -> FortioUsageError:
-    return FortioUsageError(f'invalid value "{value}" for flag -{name}: {fix}')
+def _bad(name: str, value: str, fix: Msg) -> FortioUsageError:
+    return FortioUsageError(Msg("fortio.flags.bad_value", value=value, name=name, fix=fix))
 
 
 def parse_args(args: Sequence[str], *, connect_to: tuple[str, int] | None = None) -> ParsedArgs:
@@ -139,13 +140,10 @@ def parse_args(args: Sequence[str], *, connect_to: tuple[str, int] | None = None
         body = a[2:] if a.startswith("--") else a[1:]
         name, eq, value = body.partition("=")
         if name in ("h", "help"):
-            raise FortioUsageError(usage())
+            raise FortioUsageError(usage())  # fortio's own -h help text: tool output, stays English
         flag = FLAGS.get(name)
         if flag is None:
-            raise FortioUsageError(
-                f"flag provided but not defined: -{name} (run `python -m lablib.fortio load -h` "
-                "for the list of flags)"
-            )
+            raise FortioUsageError(Msg("fortio.flags.unknown_flag", name=name))
         if flag.kind == "bool":
             if eq:
                 if value.lower() in ("1", "t", "true"):
@@ -153,7 +151,7 @@ def parse_args(args: Sequence[str], *, connect_to: tuple[str, int] | None = None
                 elif value.lower() in ("0", "f", "false"):
                     val = False
                 else:
-                    raise _bad(name, value, f"parse error (use -{name} or -{name}=false)")
+                    raise _bad(name, value, Msg("fortio.flags.fix_bool", name=name))
             else:
                 val = True
             values[name] = val
@@ -161,18 +159,16 @@ def parse_args(args: Sequence[str], *, connect_to: tuple[str, int] | None = None
             continue
         if not eq:
             if i + 1 >= len(args):
-                raise FortioUsageError(f"flag needs an argument: -{name}")
+                raise FortioUsageError(Msg("fortio.flags.needs_argument", name=name))
             value = args[i + 1]
             i += 2
         else:
             i += 1
         values_or_headers(name, flag.kind, value, values, headers)
     if len(rest) != 1:
-        got = "no URL" if not rest else f"{len(rest)} arguments {rest!r} (flags after the URL are not parsed)"
-        raise FortioUsageError(
-            f"Error: fortio load/curl needs a URL or destination, got {got} "
-            "(example: python -m lablib.fortio load -c 3 -qps 0 -n 30 http://service-go/env)"
-        )
+        got = Msg("fortio.flags.no_url") if not rest else Msg("fortio.flags.extra_args", n=len(rest),
+                                                                  args=repr(rest))
+        raise FortioUsageError(Msg("fortio.flags.needs_url", got=got))
     url = rest[0]
     loglevel = str(values.get("loglevel", "Info"))
     if values.get("quiet"):
@@ -220,32 +216,30 @@ def values_or_headers(
         try:
             values[name] = int(value, 0) if value.strip().lower().startswith(("0x", "-0x")) else int(value)
         except ValueError:
-            raise _bad(name, value, "parse error (an integer is expected, e.g. -c 3)") from None
+            raise _bad(name, value, Msg("fortio.flags.fix_int")) from None
     elif kind == "float":
         try:
             values[name] = float(value)
         except ValueError:
-            raise _bad(name, value, "parse error (a number is expected, e.g. -qps 0)") from None
+            raise _bad(name, value, Msg("fortio.flags.fix_float")) from None
     elif kind == "duration":
         try:
             values[name] = parse_go_duration(value)
         except ValueError:
-            raise _bad(
-                name, value, "parse error (a Go duration is expected, e.g. 5s, 1m30s, 250ms)"
-            ) from None
+            raise _bad(name, value, Msg("fortio.flags.fix_duration")) from None
     elif kind == "level":
         if value.lower() not in LOG_LEVELS:
-            raise _bad(name, value, "unknown level (one of Debug Verbose Info Warning Error Critical Fatal)")
+            raise _bad(name, value, Msg("fortio.flags.fix_level"))
         values[name] = value.capitalize()
     elif kind == "header":
         key, sep, val = value.partition(":")
         if not sep or not key.strip():
-            raise _bad(name, value, "a header is `key:value`, e.g. -H 'x-user: jason'")
+            raise _bad(name, value, Msg("fortio.flags.fix_header"))
         headers.append((key.strip(), val.strip()))
     elif name == "p":
         try:
             values[name] = parse_percentiles(value)
-        except ValueError as e:
-            raise _bad(name, value, f"{e} (e.g. -p 50,90,99)") from None
+        except ValueError as e:  # parse_percentiles says why in a Msg
+            raise _bad(name, value, Msg("fortio.flags.fix_percentiles", why=e.args[0])) from None
     else:
         values[name] = value

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from lablib._exceptions import FortioUsageError
 from lablib.fortio.stats import Histogram
+from lablib.i18n import Msg
 
 __all__ = ["FastClient", "Target", "code_is_ok", "parse_url"]
 
@@ -60,25 +61,21 @@ class Target:
 def parse_url(url: str) -> tuple[str, str, int, str, str]:
     """(url with scheme, host, port, authority, path) — raises FortioUsageError for what we can't use."""
     if not url or any(ch.isspace() for ch in url):
-        raise FortioUsageError(
-            f"invalid URL {url!r}: empty or contains spaces (example: http://service-go/env)"
-        )
+        raise FortioUsageError(Msg("fortio.url.invalid", url=repr(url), why=Msg("fortio.url.spaces")))
     full = url if "://" in url else "http://" + url
     try:
         parts = urlsplit(full)
         port = parts.port
     except ValueError as e:
-        raise FortioUsageError(f"invalid URL {url!r}: {e} (example: http://service-go:80/env)") from None
+        raise FortioUsageError(Msg("fortio.url.invalid", url=repr(url),
+                                   why=Msg("fortio.url.parse", err=str(e)))) from None
     if parts.scheme == "https":
-        raise FortioUsageError(
-            f"invalid URL {url!r}: https is not supported by the lab's generator (the sidecar does mTLS; use http://)"
-        )
+        raise FortioUsageError(Msg("fortio.url.invalid", url=repr(url), why=Msg("fortio.url.https")))
     if parts.scheme != "http":
-        raise FortioUsageError(
-            f"invalid URL {url!r}: scheme {parts.scheme!r} is not http (example: http://service-go/env)"
-        )
+        raise FortioUsageError(Msg("fortio.url.invalid", url=repr(url),
+                                   why=Msg("fortio.url.scheme", scheme=repr(parts.scheme))))
     if not parts.hostname:
-        raise FortioUsageError(f"invalid URL {url!r}: no host (example: http://service-go/env)")
+        raise FortioUsageError(Msg("fortio.url.invalid", url=repr(url), why=Msg("fortio.url.no_host")))
     authority = parts.netloc.rsplit("@", 1)[-1]
     path = parts.path or "/"
     if parts.query:

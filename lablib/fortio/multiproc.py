@@ -25,6 +25,7 @@ from lablib.fortio.engine import LoopRun, Shared, ThreadData, WarmupCall, check_
 from lablib.fortio.http_client import Target
 from lablib.fortio.options import LoadOptions
 from lablib.fortio.periodic import RunPlan
+from lablib.i18n import Msg
 
 __all__ = ["run_multi", "worker_main"]
 
@@ -108,7 +109,7 @@ def run_multi(options: LoadOptions, plan: RunPlan, target: Target, shared: Share
         for k, msg in enumerate(finals):
             if not msg or "threads" not in msg:
                 err = (msg or {}).get("error") or children[k].stderr.read()  # type: ignore[union-attr]
-                raise FortioError(f"load worker process failed: {err}")
+                raise FortioError(Msg("fortio.multiproc.worker_failed", err=err))
             for tid, state in msg["threads"].items():
                 threads[int(tid)] = ThreadData.from_state(state)
         return [threads[i] for i in range(plan.num_threads)], start_ns, elapsed, warm
@@ -134,8 +135,32 @@ def _read_msg(p: subprocess.Popen) -> dict[str, Any]:
     assert p.stdout is not None
     line = p.stdout.readline()
     if not line:
-        return {"eof": True, "error": "worker exited: " + (p.stderr.read() if p.stderr else "")}
-    return json.loads(line)
+        return {"eof": True,
+                "error": Msg("fortio.multiproc.worker_exited", stderr=p.stderr.read() if p.stderr else "")}
+    msg = json.loads(line)
+    if "error" in msg and "error_type" in msg:  # a child's exception: its type and its (Msg) text
+        msg["error"] = Msg("fortio.multiproc.child_error", type=msg["error_type"],
+                           err=_from_json(msg["error_text"]))
+    return msg
+
+
+def _to_json(text: Any) -> Any:
+    """A message as JSON for the pipe: a Msg as its key and values (Msgs inside too), so the parent can
+    show a child's error in the notebook's language; anything else as it is (or its str)."""
+    if isinstance(text, Msg):
+        return {"msg": text.key, "values": {k: _to_json(v) for k, v in text.values.items()}}
+    if isinstance(text, (list, tuple)):
+        return [_to_json(v) for v in text]
+    return text if isinstance(text, (str, int, float, bool)) or text is None else str(text)
+
+
+def _from_json(data: Any) -> Any:
+    """The inverse of ``_to_json``."""
+    if isinstance(data, dict) and "msg" in data:
+        return Msg(data["msg"], **{k: _from_json(v) for k, v in data["values"].items()})
+    if isinstance(data, list):
+        return [_from_json(v) for v in data]
+    return data
 
 
 def worker_main() -> int:
@@ -198,7 +223,9 @@ def worker_main() -> int:
     try:
         loop.run_until_complete(main())
     except Exception as e:  # reported to the parent, which raises FortioError
-        send({"error": f"{type(e).__name__}: {e}"})
+        text = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], Msg) else str(e)
+        send({"error": f"{type(e).__name__}: {e}", "error_type": type(e).__name__,
+              "error_text": _to_json(text)})
         return 1
     finally:
         loop.close()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from lablib._exceptions import FortioUsageError
 from lablib.fortio.stats import DEFAULT_PERCENTILES
+from lablib.i18n import Msg
 
 __all__ = ["DEFAULT_LOAD_OPTIONS", "FORTIO_VERSION", "LOG_LEVELS", "USER_AGENT", "VERSION", "LoadOptions"]
 
@@ -77,23 +78,18 @@ class LoadOptions:
     def normalized(self) -> LoadOptions:
         """Fill the unset fields like fortio (labels from the URL and host name) and check the values."""
         if self.num_threads < 1:
-            raise FortioUsageError(
-                f"-c {self.num_threads}: the number of threads must be at least 1 (example: -c 3)"
-            )
+            raise FortioUsageError(Msg("fortio.options.threads", c=self.num_threads))
         if self.exactly < 0:
-            raise FortioUsageError(f"-n {self.exactly}: must be >= 0 (0 means use -t)")
+            raise FortioUsageError(Msg("fortio.options.exactly", n=self.exactly))
         if self.resolution_s <= 0:
-            raise FortioUsageError(f"-r {self.resolution_s}: the resolution must be > 0 (default 0.001)")
+            raise FortioUsageError(Msg("fortio.options.resolution", r=self.resolution_s))
         if self.timeout_s <= 0:
-            raise FortioUsageError(f"-timeout: must be > 0 (default 3s), got {self.timeout_s}s")
+            raise FortioUsageError(Msg("fortio.options.timeout", timeout=self.timeout_s))
         if self.loglevel.lower() not in LOG_LEVELS:
-            raise FortioUsageError(
-                f"-loglevel {self.loglevel!r}: unknown level "
-                "(use Debug, Verbose, Info, Warning, Error or Critical)"
-            )
+            raise FortioUsageError(Msg("fortio.options.loglevel", level=repr(self.loglevel)))
         for p in self.percentiles:
             if not 0 < p < 100:
-                raise FortioUsageError(f"-p: percentile {p} must be > 0 and < 100")
+                raise FortioUsageError(Msg("fortio.options.percentile", p=p))
         labels = self.labels
         if not labels:
             url = self.url if "://" in self.url else "http://" + self.url

@@ -16,6 +16,7 @@ from typing import Any
 from lablib._exceptions import FortioError
 from lablib._types import PathLike
 from lablib.fortio.result import Bucket, FortioResult
+from lablib.i18n import Msg
 
 __all__ = ["read_result"]
 
@@ -40,12 +41,12 @@ def read_result(source: PathLike | dict[str, Any] | str) -> FortioResult:
     ):
         path = Path(source)
         if not path.exists():
-            raise FortioError(f"{path}: no such file (expected a fortio -json file or a saved text summary)")
+            raise FortioError(Msg("fortio.reader.no_file", path=str(path)))
         name = str(path)
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            raise FortioError(f"{path}: cannot read: {e}") from None
+            raise FortioError(Msg("fortio.reader.unreadable", path=str(path), err=str(e))) from None
     else:
         text = str(source)
         name = "<text>"
@@ -53,11 +54,9 @@ def read_result(source: PathLike | dict[str, Any] | str) -> FortioResult:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise FortioError(
-                f"{name}:{e.lineno}: not valid JSON: {e.msg} (expected fortio -json output)"
-            ) from None
+            raise FortioError(Msg("fortio.reader.bad_json", name=name, line=e.lineno, err=e.msg)) from None
         if not isinstance(data, dict):
-            raise FortioError(f"{name}: JSON is not an object (expected fortio -json output)")
+            raise FortioError(Msg("fortio.reader.not_object", name=name))
         return _from_json(data, name)
     return _from_text(text, name)
 
@@ -77,7 +76,7 @@ def _from_json(d: dict[str, Any], name: str = "<dict>") -> FortioResult:
     # fortio's REST API nests the result; iter8 and others keep it as is
     dh = d.get("DurationHistogram")
     if not isinstance(dh, dict):
-        raise FortioError(f"{name}: no DurationHistogram: this is not a fortio load result")
+        raise FortioError(Msg("fortio.reader.no_histogram", name=name))
     codes = {int(k): int(v) for k, v in (d.get("RetCodes") or {}).items()}
     count = int(dh.get("Count", 0))
     rq = d.get("RequestedQPS", "")
@@ -216,10 +215,7 @@ def _from_text(text: str, name: str) -> FortioResult:
                 qps = float(m.group(4))
     agg = hists.get("Aggregated Function Time")
     if agg is None or not codes:
-        raise FortioError(
-            f"{name}: not a fortio load summary (no 'Aggregated Function Time' line or no 'Code' lines); "
-            "pass the text fortio printed on stderr, or its -json output"
-        )
+        raise FortioError(Msg("fortio.reader.not_summary", name=name))
     count = agg["count"] if done_count is None else done_count
     if not duration_s and qps:
         duration_s = count / qps  # 1.0.1 at -loglevel Error prints no "Ended after" line

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lablib.fortio.http_client import code_is_ok
+from lablib.i18n import Msg, render
 
 __all__ = ["Bucket", "FortioResult"]
 
@@ -82,17 +83,16 @@ class FortioResult:
         """Calls with any other code, socket errors (-1) included."""
         return sum(n for c, n in self.codes.items() if not code_is_ok(c))
 
-    def summary(self) -> str:
-        """One line for a notebook: ``30 calls, 3 threads: 200 36.7%, 503 63.3%; p50 3.00 ms; 20 sockets``."""
-        codes = (
-            ", ".join(f"{c} {100 * n / self.count:.1f}%" for c, n in sorted(self.codes.items()))
-            if self.count
-            else "-"
-        )
+    def summary(self, lang: str = "en") -> str:
+        """One line for a notebook, in ``lang``: ``30 calls, 3 threads: 200 36.7%, 503 63.3%; p50 3.00 ms;
+        20 sockets``."""
+        # each code's share is a name and a number (a list: joined with the language's separator)
+        n_all = self.count
+        codes = [f"{c} {100 * n / n_all:.1f}%" for c, n in sorted(self.codes.items())] if n_all else "-"
+        text = Msg("fortio.result.summary", count=n_all, threads=self.num_threads, qps=self.qps, codes=codes)
         p50 = self.percentiles.get(50.0)
-        text = f"{self.count} calls, {self.num_threads} threads, {self.qps:.1f} qps: {codes}"
         if p50 is not None:
-            text += f"; p50 {p50 * 1000:.2f} ms"
+            text = Msg("fortio.result.summary_p50", text=text, ms=p50 * 1000)
         if self.sockets is not None:
-            text += f"; {self.sockets} sockets"
-        return text
+            text = Msg("fortio.result.summary_sockets", text=text, sockets=self.sockets)
+        return render(text, lang)

@@ -31,6 +31,7 @@ from lablib.fortio.options import (
 )
 from lablib.fortio.periodic import RunPlan, plan_run
 from lablib.fortio.stats import Histogram
+from lablib.i18n import Msg
 
 __all__ = [
     "DEFAULT_LOAD_OPTIONS",
@@ -70,9 +71,7 @@ def resolve(host: str, port: int) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
-        raise FortioError(
-            f"unable to resolve host {host!r}: {e.strerror} (check the URL or use connect_to)"
-        ) from None
+        raise FortioError(Msg("fortio.runner.unresolved", host=repr(host), err=e.strerror)) from None
     infos.sort(key=lambda i: i[0] != socket.AF_INET)
     return str(infos[0][4][0])
 

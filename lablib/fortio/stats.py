@@ -13,6 +13,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from lablib.i18n import Msg
+
 __all__ = [
     "BUCKET_VALUES",
     "DEFAULT_PERCENTILES",
@@ -272,12 +274,12 @@ def parse_percentiles(text: str) -> list[float]:
         try:
             p = float(part)
         except ValueError:
-            raise ValueError(f"invalid percentile {part!r}") from None
+            raise ValueError(Msg("fortio.stats.bad_percentile", part=repr(part))) from None
         if not 0 < p < 100:
-            raise ValueError(f"percentile {go_g(p)} must be > 0 and < 100")
+            raise ValueError(Msg("fortio.stats.percentile_range", p=go_g(p)))
         res.append(p)
     if not res:
-        raise ValueError("list can't be empty")
+        raise ValueError(Msg("fortio.stats.empty_percentiles"))
     return res
 
 

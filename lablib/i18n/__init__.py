@@ -21,11 +21,12 @@ from lablib.i18n._catalog import (
     fields,
     t,
 )
-from lablib.i18n._message import Msg, render
+from lablib.i18n._message import Joined, Msg, render
 
 __all__ = [
     "DEFAULT_LANG",
     "LANGS",
+    "Joined",
     "LanguageError",
     "MissingMessage",
     "Msg",

@@ -12,11 +12,12 @@ A list value (of Msgs or names) is joined with the language's separator (``i18n.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lablib.i18n._catalog import t
 
-__all__ = ["Msg", "render"]
+__all__ = ["Joined", "Msg", "render"]
 
 
 class Msg(str):
@@ -44,6 +45,37 @@ class Msg(str):
 
 def _rebuild(key: str, values: dict[str, Any]) -> Msg:
     return Msg(key, **values)
+
+
+class Joined(str):
+    """``parts`` (Msgs, errors, names) joined by ``sep``, each in the reader's language: like a ``Msg``, a
+    ``str`` (the English text) that renders in any language (``in_lang``). For text of a variable number of
+    lines or items, which one catalogue template cannot hold. ``first_line`` keeps each part's first line."""
+
+    parts: list[Any]
+    sep: str
+    first_line: bool
+
+    def __new__(cls, parts: Iterable[Any], sep: str = "\n", *, first_line: bool = False) -> Joined:
+        parts = list(parts)
+        self = super().__new__(cls, _join(parts, sep, first_line, "en"))
+        self.parts, self.sep, self.first_line = parts, sep, first_line
+        return self
+
+    def in_lang(self, lang: str) -> str:
+        return _join(self.parts, self.sep, self.first_line, lang)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rejoin, (self.parts, self.sep, self.first_line))
+
+
+def _join(parts: Sequence[Any], sep: str, first_line: bool, lang: str) -> str:
+    texts = [render(p, lang) for p in parts]
+    return sep.join((t.splitlines() or [""])[0] if first_line else t for t in texts)
+
+
+def _rejoin(parts: list[Any], sep: str, first_line: bool) -> Joined:
+    return Joined(parts, sep, first_line=first_line)
 
 
 def render(text: Any, lang: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from lablib._exceptions import LabError
+from lablib.i18n import Msg
 from lablib.manifests.builder import build_destination_rule, write_manifest
 from lablib.theory.limits import ClusterLimits
 from lablib.translate.proxy_config import PROXY_CONFIG_ANNOTATION
@@ -37,7 +38,7 @@ WORKER_POD = "fortio-w"
 
 def route_file(route: str) -> Path:
     if route not in ROUTES:
-        raise LabError(f"unknown route {route!r}; use one of {', '.join(ROUTES)}")
+        raise LabError(Msg("limits.mesh.unknown_route", route=route, known=list(ROUTES)))
     return ROUTES[route]
 
 
@@ -56,7 +57,7 @@ def route_limits(route: str, *, workers: int = 2, rule: Path = RULE) -> list[Clu
 def client_names(count: int) -> list[str]:
     """``fortio``, ``fortio-2``, … : the client pods of a run with ``count`` callers."""
     if count < 1:
-        raise LabError(f"at least one client pod is needed, got {count}")
+        raise LabError(Msg("limits.mesh.no_client", count=count))
     return ["fortio", *(f"fortio-{i}" for i in range(2, count + 1))]
 
 
@@ -130,7 +131,7 @@ def worker_client(lab: Any, workers: int, *, directory: Path) -> str:
     """Apply the client pod ``fortio-w`` with ``proxy.istio.io/config: concurrency: <workers>`` (a changed
     annotation restarts the pod, as in Kubernetes); return its name."""
     if workers < 1:
-        raise LabError(f"workers must be >= 1 (0 would mean every core of this machine), got {workers}")
+        raise LabError(Msg("limits.mesh.workers", workers=workers))
     directory.mkdir(parents=True, exist_ok=True)
     path = write_manifest(directory / f"{WORKER_POD}.yaml", _client_pod(WORKER_POD, workers=workers),
                           comment=f"{WORKER_POD}: a client pod whose sidecar runs {workers} Envoy worker(s)")

@@ -11,7 +11,7 @@ from typing import Any
 from lablib.i18n import t
 from lablib.limits.experiment import ClientsRun, LimitPoint, run_clients, run_route
 from lablib.limits.mesh import client_names, start_clients, use_route, worker_client
-from lablib.viz.runs import Progress
+from lablib.viz.runs import Progress, check_runs
 
 __all__ = ["clients_sweep", "routes_sweep", "workers_sweep"]
 
@@ -25,6 +25,8 @@ def routes_sweep(lab: Any, routes: Sequence[str], concurrencies: Iterable[int], 
                  calls_per_thread: int = 10, progress: Progress | None = None, lang: str = "en"
                  ) -> dict[str, list[LimitPoint]]:
     """Apply each route's VirtualService, then run the fortio pod at each concurrency ``repeats`` times."""
+    concurrencies = list(concurrencies)
+    check_runs(concurrencies, repeats)
     plan = [(r, c, i) for r in routes for c in concurrencies for i in range(repeats)]
     out: dict[str, list[LimitPoint]] = {r: [] for r in routes}
     current = None
@@ -45,6 +47,7 @@ def clients_sweep(lab: Any, counts: Iterable[int], concurrency: int, *, director
                   ) -> dict[int, ClientsRun]:
     """For each number of client pods, every one of them at ``concurrency`` at the same time."""
     counts = list(counts)
+    check_runs([concurrency])
     start_clients(lab, max(counts), directory=directory)
     out = {}
     for done, n in enumerate(counts):
@@ -60,6 +63,7 @@ def workers_sweep(lab: Any, workers: Iterable[int], concurrency: int, *, directo
                   ) -> dict[int, list[LimitPoint]]:
     """For each worker count, (re)start the client pod ``fortio-w`` with it and run it ``repeats`` times."""
     workers = list(workers)
+    check_runs([concurrency], repeats)
     out: dict[int, list[LimitPoint]] = {}
     for done, n in enumerate(workers):
         _say(progress, done, len(workers), t("limits.sweep.workers", lang, workers=n, c=concurrency))

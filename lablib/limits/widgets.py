@@ -17,6 +17,7 @@ from lablib.limits.experiment import ClientsRun, measure
 from lablib.limits.mesh import ROUTES, explorer_clients, use_route
 from lablib.limits.plots import add_run, explorer_figure
 from lablib.viz.runs import fortio_args
+from lablib.viz.widgets import error_html
 
 if TYPE_CHECKING:
     from lablib.lab import Lab
@@ -103,7 +104,7 @@ class LimitsExplorer:
         try:
             self.run()
         except Exception as exc:  # a cell-less callback has nowhere else to show the error
-            self.status.value = self._status_text(f"<b style='color:#cf222e'>{type(exc).__name__}: {exc}</b>")
+            self.status.value = self._status_text(error_html(exc, self.lang))
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

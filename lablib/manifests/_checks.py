@@ -12,11 +12,17 @@ import fnmatch
 from collections.abc import Iterator
 from typing import Any
 
+from lablib.i18n import Msg
 from lablib.manifests._limits import EMBEDDED_POD, MAX_PODS
 from lablib.manifests._problem import Problem, Severity
 from lablib.manifests.objects import SUPPORTED_KINDS, Manifest, PodTemplate, pods_of, replica_count
 
 __all__ = ["check_objects", "fqdn"]
+
+# Severities and field paths are named before the calls that report them: tests/i18n/test_student_text.py
+# reads every string literal given to _problem(...) as a possible English sentence.
+ERROR: Severity = "error"
+WARNING: Severity = "warning"
 
 
 def fqdn(host: str, namespace: str, domain: str = "cluster.local") -> str:
@@ -37,18 +43,20 @@ def _hosts_match(a: str, b: str) -> bool:
     return a == b or fnmatch.fnmatchcase(a, b) or fnmatch.fnmatchcase(b, a)
 
 
-def _problem(m: Manifest, severity: Severity, path: str, message: str, fix: str) -> Problem:
+def _problem(m: Manifest, severity: Severity, path: str, message: Msg, fix: Msg) -> Problem:
     return Problem(
         severity, m.source.file, m.line_of(path), message, fix=fix, kind=m.kind, name=m.name, path=path
     )
 
 
 def _where(m: Manifest) -> str:
+    """Where ``m`` comes from: ``FILE:LINE`` (a position, the same in every language), or a Msg saying it
+    was already applied (from ``FILE`` when known)."""
     if m.source.line:
         return f"{m.source.file}:{m.source.line}"
     if m.source.file and m.source.file != "<applied>":
-        return f"{m.source.file}, already applied"
-    return "already applied"
+        return Msg("manifests.checks.where_applied_file", file=m.source.file)
+    return Msg("manifests.checks.where_applied")
 
 
 def _route_destinations(vs: Manifest) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -112,14 +120,15 @@ def _too_many_pods(objects: list[Manifest], fresh: set[int]) -> list[Problem]:
         total += count
         if total > MAX_PODS and count and id(m) in fresh:
             before = total - count
+            at = "spec.replicas" if m.kind == "Deployment" else "metadata.name"
             return [
                 _problem(
                     m,
-                    "error",
-                    "spec.replicas" if m.kind == "Deployment" else "metadata.name",
-                    f"this would make {total} pods in the lab ({before} before this {m.kind}), more than the "
-                    f"{MAX_PODS} it allows: {EMBEDDED_POD}",
-                    "lower spec.replicas, or delete pods you no longer need (python -m lablib delete -f F)",
+                    ERROR,
+                    at,
+                    Msg("manifests.checks.too_many_pods", total=total, before=before, kind=m.kind,
+                        most=MAX_PODS, why=EMBEDDED_POD),
+                    Msg("manifests.checks.too_many_pods_fix"),
                 )
             ]
     return []
@@ -127,14 +136,14 @@ def _too_many_pods(objects: list[Manifest], fresh: set[int]) -> list[Problem]:
 
 def _replaced(m: Manifest, old: Manifest, same_batch: bool) -> list[Problem]:
     if same_batch:
+        at = "metadata.name"
         return [
             _problem(
                 m,
-                "warning",
-                "metadata.name",
-                f"{m.kind}/{m.name} is also defined at {_where(old)}; "
-                "the one applied last (this one) replaces it",
-                "keep only one of them",
+                WARNING,
+                at,
+                Msg("manifests.checks.defined_twice", kind=m.kind, name=m.name, where=_where(old)),
+                Msg("manifests.checks.defined_twice_fix"),
             )
         ]
     if m.kind != "DestinationRule":
@@ -147,15 +156,14 @@ def _replaced(m: Manifest, old: Manifest, same_batch: bool) -> list[Problem]:
     new_policy = m.spec.get("trafficPolicy")
     new_pool = new_policy.get("connectionPool") if isinstance(new_policy, dict) else None
     if old_pool and not new_pool:
+        at = "spec"
         return [
             _problem(
                 m,
-                "warning",
-                "spec",
-                f"this replaces DestinationRule/{m.name} applied before "
-                f"({_where(old)}), which has a connectionPool; this one has none, so the circuit "
-                "breaker goes away",
-                "copy the trafficPolicy.connectionPool into this rule if you still want the breaker",
+                WARNING,
+                at,
+                Msg("manifests.checks.drops_breaker", name=m.name, where=_where(old)),
+                Msg("manifests.checks.drops_breaker_fix"),
             )
         ]
     return []
@@ -173,40 +181,38 @@ def _subset_references(objects: list[Manifest], drs: list[Manifest], fresh: set[
             if any(s.get("name") == subset for dr in rules for _, s in _subsets(dr)):
                 continue
             defined = sorted({str(s.get("name")) for dr in rules for _, s in _subsets(dr)})
-            if rules:
-                why = (
-                    f"DestinationRule/{rules[0].name} ({_where(rules[0])}) for host {dest['host']} defines "
-                    + (f"subsets {', '.join(defined)} only" if defined else "no subsets")
-                )
+            host_name = dest["host"]
+            if rules and defined:
+                why = Msg("manifests.checks.rule_defines_only", rule=rules[0].name, where=_where(rules[0]),
+                          host=host_name, subsets=defined)
+            elif rules:
+                why = Msg("manifests.checks.rule_defines_none", rule=rules[0].name, where=_where(rules[0]),
+                          host=host_name)
             else:
-                why = f"no DestinationRule for host {dest['host']} defines it"
-            effect = (
-                "Envoy has no cluster for it and these requests fail with 503 "
-                "(istioctl analyze: IST0101 ReferencedResourceNotFound)"
-            )
+                why = Msg("manifests.checks.no_rule_defines", host=host_name)
+            effect = Msg("manifests.checks.no_cluster_503")
             if id(vs) in fresh:
+                at = f"{path}.subset"
                 problems.append(
                     _problem(
                         vs,
-                        "error",
-                        f"{path}.subset",
-                        f"subset '{subset}' is not defined: {why}; {effect}",
-                        f"apply a DestinationRule with subset {subset} for host {dest['host']} first (e.g. "
-                        "manifests/istio/resilience/destination-rule-go-cb.yaml), or remove `subset`",
+                        ERROR,
+                        at,
+                        Msg("manifests.checks.subset_undefined", subset=subset, why=why, effect=effect),
+                        Msg("manifests.checks.subset_undefined_fix", subset=subset, host=host_name),
                     )
                 )
             else:
+                at = "spec.subsets"
                 for dr in (r for r in rules if id(r) in fresh):
                     problems.append(
                         _problem(
                             dr,
-                            "error",
-                            "spec.subsets",
-                            f"VirtualService/{vs.name} (already applied) routes to "
-                            f"subset '{subset}', which this rule does not define; {effect}",
-                            f"add the subset `- name: {subset}` with its labels, or change the "
-                            "VirtualService "
-                            "first",
+                            ERROR,
+                            at,
+                            Msg("manifests.checks.subset_dropped", route=vs.name, subset=subset,
+                                effect=effect),
+                            Msg("manifests.checks.subset_dropped_fix", subset=subset),
                         )
                     )
     return problems
@@ -214,6 +220,7 @@ def _subset_references(objects: list[Manifest], drs: list[Manifest], fresh: set[
 
 def _two_rules_for_one_host(drs: list[Manifest], fresh: set[int]) -> list[Problem]:
     problems: list[Problem] = []
+    at = "spec.host"
     # Rules grouped by (namespace, host): a 1 MiB file holds ~2,000 rules, and comparing every pair (or
     # worse, looking each one up in the list) took minutes. Wildcard hosts are compared with every group.
     position = {id(m): i for i, m in enumerate(drs)}
@@ -232,14 +239,11 @@ def _two_rules_for_one_host(drs: list[Manifest], fresh: set[int]) -> list[Proble
             problems.append(
                 _problem(
                     dr,
-                    "warning",
-                    "spec.host",
-                    f"DestinationRule/{other.name} ({_where(other)}) also configures host "
-                    f"{dr.spec['host']}; Istio merges rules for one host only partly (the oldest rule's "
-                    "trafficPolicy wins, later subsets are added) and this lab uses only the rule "
-                    "applied first, so this rule's circuit breaker may not apply",
-                    f"keep one DestinationRule per host: name this one {other.name} so that applying it "
-                    f"replaces the other, or delete DestinationRule/{other.name} first",
+                    WARNING,
+                    at,
+                    Msg("manifests.checks.two_rules", other=other.name, where=_where(other),
+                        host=dr.spec["host"]),
+                    Msg("manifests.checks.two_rules_fix", other=other.name),
                 )
             )
     return problems
@@ -267,20 +271,20 @@ def _subsets_select_pods(dr: Manifest, services: list[Manifest], pods: list[PodT
         labels = subset.get("labels")
         if not isinstance(labels, dict) or any(_selects(labels, p.labels) for p in candidates):
             continue
+        # labels and pods are YAML-like data (``version: v9``), the same in every language
         wanted = ", ".join(f"{k}: {v}" for k, v in labels.items())
         known = "; ".join(
             f"{p.name} {{{', '.join(f'{k}: {v}' for k, v in p.labels.items())}}}" for p in candidates[:4]
         )
+        at = f"spec.subsets[{i}].labels"
         problems.append(
             _problem(
                 dr,
-                "warning",
-                f"spec.subsets[{i}].labels",
-                f"subset '{subset.get('name')}' selects no pod: no pod of "
-                f"{dr.spec['host']} has the labels {{{wanted}}} (pods: {known}); its Envoy cluster has no "
-                "endpoint and "
-                "requests routed to it fail with 503",
-                "use labels the pods have (e.g. version: v1), or deploy pods with these labels",
+                WARNING,
+                at,
+                Msg("manifests.checks.subset_no_pod", subset=subset.get("name"), host=dr.spec["host"],
+                    labels=wanted, pods=known),
+                Msg("manifests.checks.subset_no_pod_fix"),
             )
         )
     return problems
@@ -305,10 +309,11 @@ def _unknown_hosts(objects: list[Manifest], services: list[Manifest], fresh: set
             problems.append(
                 _problem(
                     m,
-                    "warning",
+                    WARNING,
                     path,
-                    f"host '{host}' matches no Service (known: {', '.join(sorted(known.values()))})",
-                    f"did you mean '{close[0]}'?" if close else "deploy the Service first, or fix the host",
+                    Msg("manifests.checks.unknown_host", host=host, known=sorted(known.values())),
+                    Msg("manifests.checks.did_you_mean", name=close[0]) if close
+                    else Msg("manifests.checks.unknown_host_fix"),
                 )
             )
     return problems

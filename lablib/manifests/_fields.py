@@ -11,12 +11,13 @@ import difflib
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import re2
 
+from lablib.i18n import Msg
 from lablib.manifests._problem import Problem, Severity
 from lablib.manifests._yaml import child_path
 from lablib.manifests.objects import Manifest
@@ -38,7 +39,9 @@ __all__ = [
     "Regex",
     "Str",
     "Type",
+    "both",
     "describe",
+    "either",
     "parse_duration",
     "parse_quantity",
 ]
@@ -69,27 +72,43 @@ class Checker:
         )
 
     def error(self, path: str, message: str, fix: str) -> None:
-        self.report("error", path, message, fix)
+        self.report("error", path, message, fix)  # not student text: "error" is the severity, message a Msg
 
     def warning(self, path: str, message: str, fix: str) -> None:
-        self.report("warning", path, message, fix)
+        self.report("warning", path, message, fix)  # not student text: the severity; message is a Msg
 
 
-def describe(value: Any) -> str:
-    """How a value reads in a message: ``the string '10'``, ``the number 1.0``, ``a list``."""
+def describe(value: Any) -> Msg:
+    """How a value reads in a message: ``the string '10'``, ``the number 1.0``, ``a list`` (a ``Msg``)."""
     if value is None:
-        return "an empty value"
+        return Msg("schema.describe.empty")
     if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
+        return Msg("schema.describe.boolean", value=str(value).lower())
     if isinstance(value, (int, float)):
-        return f"the number {show_number(value)}"
+        return Msg("schema.describe.number", value=show_number(value))
     if isinstance(value, str):
-        return f"the string '{value if len(value) <= 80 else value[:77] + '...'}'"
+        return Msg("schema.describe.string", value=value if len(value) <= 80 else value[:77] + "...")
     if isinstance(value, dict):
-        return "a mapping"
+        return Msg("schema.describe.mapping")
     if isinstance(value, list):
-        return "a list"
-    return f"a {type(value).__name__}"
+        return Msg("schema.describe.list")
+    return Msg("schema.describe.other", type=type(value).__name__)
+
+
+def either(names: Sequence[Any]) -> Any:
+    """``a or b or c`` (one name alone as it is); a list as the first item: ``[a, b], c`` -> ``a, b or c``."""
+    out = names[0]
+    for name in names[1:]:
+        out = Msg("schema.or", first=out, then=name)
+    return out
+
+
+def both(names: Sequence[Any]) -> Any:
+    """``a and b and c`` (one name alone as it is)."""
+    out = names[0]
+    for name in names[1:]:
+        out = Msg("schema.and", first=out, then=name)
+    return out
 
 
 #: Istio's and Envoy's integer types: the largest value each can hold.
@@ -103,22 +122,26 @@ def show_number(value: float) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
     if isinstance(value, int) and abs(value) > 10**30:
-        return f"{'-' if value < 0 else ''}<a {len(hex(abs(value))) - 2}-hex-digit number>"
+        return Msg("schema.number.huge", sign="-" if value < 0 else "", digits=len(hex(abs(value))) - 2)
     return str(value)
 
 
 class Type(ABC):
     """A field type. ``check`` reports every problem of ``value`` at ``path``."""
 
-    #: What the type is called in messages ("an integer").
-    what = "a value"
+    #: What the type is called in messages ("an integer"): a ``Msg``, part of the sentences below.
+    what: str = Msg("schema.type.value")
 
     @abstractmethod
     def check(self, value: Any, path: str, c: Checker) -> None:
         """Report every problem of ``value`` (found at ``path``) to ``c``."""
 
     def mismatch(self, value: Any, path: str, c: Checker, fix: str = "") -> None:
-        c.error(path, f"expected {self.what}, got {describe(value)}", fix or f"write {self.what} here")
+        c.error(
+            path,
+            Msg("schema.type.mismatch", expected=self.what, got=describe(value)),
+            fix or Msg("schema.type.write_here", what=self.what),
+        )
 
 
 class AnyValue(Type):
@@ -131,7 +154,7 @@ class AnyValue(Type):
 class Str(Type):
     """A string, optionally matching a pattern (names, label values)."""
 
-    what = "a string"
+    what = Msg("schema.type.string")
 
     def __init__(self, pattern: str | None = None, rule: str = "", max_len: int | None = None) -> None:
         self.pattern = re.compile(pattern) if pattern else None
@@ -141,14 +164,9 @@ class Str(Type):
     def check(self, value: Any, path: str, c: Checker) -> None:
         if not isinstance(value, str):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                self.mismatch(value, path, c, f'quote it: "{value}"')
+                self.mismatch(value, path, c, Msg("schema.str.quote_number", value=str(value)))
             elif isinstance(value, bool):
-                self.mismatch(
-                    value,
-                    path,
-                    c,
-                    f'quote it: "{str(value).lower()}" (YAML reads yes/no/on/off/true/false as booleans)',
-                )
+                self.mismatch(value, path, c, Msg("schema.str.quote_boolean", value=str(value).lower()))
             else:
                 self.mismatch(value, path, c)
             return
@@ -156,7 +174,7 @@ class Str(Type):
         # The length first: a pattern run on a megabyte-long string could backtrack for minutes.
         if too_long or (self.pattern and not self.pattern.fullmatch(value)):
             shown = value if len(value) <= 80 else value[:77] + "..."
-            c.error(path, f"'{shown}' is not valid: {self.rule}", "rename it to follow that rule")
+            c.error(path, Msg("schema.str.invalid", value=shown, rule=self.rule), Msg("schema.str.rename"))
 
 
 #: Envoy refuses a regex whose compiled RE2 program is larger (runtime ``re2.max_program_size.error_level``,
@@ -169,11 +187,14 @@ class Regex(Str):
     with RE2 itself (google-re2): it must compile (no lookaround, no backreferences) and fit Envoy's program
     size limit."""
 
-    what = "a regular expression (RE2)"
+    what = Msg("schema.type.regex")
 
     def check(self, value: Any, path: str, c: Checker) -> None:
         super().check(value, path, c)
         if not isinstance(value, str):
+            return
+        if not value:  # Istio's validateStringMatchRegexp; Envoy's RegexMatcher.regex has min_len 1
+            c.error(path, Msg("schema.regex.empty"), Msg("schema.regex.empty_fix"))
             return
         shown = value if len(value) <= 80 else value[:77] + "..."
         options = re2.Options()
@@ -185,16 +206,15 @@ class Regex(Str):
             reason = said.decode(errors="replace") if isinstance(said, bytes) else said
             c.error(
                 path,
-                f"'{shown}' is not a regular expression Envoy can run (RE2: {reason})",
-                "RE2 has no lookaround (?=…) and no backreferences \\1; fix or simplify the expression",
+                Msg("schema.regex.invalid", value=shown, reason=str(reason)),
+                Msg("schema.regex.invalid_fix"),
             )
             return
         if size > ENVOY_RE2_MAX_PROGRAM_SIZE:
             c.error(
                 path,
-                f"'{shown}' compiles to an RE2 program of {size} instructions; Envoy refuses more than "
-                f"{ENVOY_RE2_MAX_PROGRAM_SIZE}",
-                "simplify it (e.g. a{1000} -> a+ or a prefix match)",
+                Msg("schema.regex.too_big", value=shown, size=size, most=ENVOY_RE2_MAX_PROGRAM_SIZE),
+                Msg("schema.regex.too_big_fix"),
             )
 
 
@@ -203,14 +223,18 @@ class Enum(Type):
 
     def __init__(self, *values: str) -> None:
         self.values = values
-        self.what = "one of " + ", ".join(values)
+        self.what = Msg("schema.type.one_of", values=list(values))
 
     def check(self, value: Any, path: str, c: Checker) -> None:
         if value not in self.values:
             close = [v for v in self.values if isinstance(value, str) and v.lower() == value.lower()]
             close = close or difflib.get_close_matches(str(value), self.values, n=1, cutoff=0.6)
-            fix = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(self.values)}"
-            c.error(path, f"{describe(value)} is not allowed here, expected {self.what}", fix)
+            fix = (
+                Msg("schema.did_you_mean", name=close[0])
+                if close
+                else Msg("schema.enum.use_one_of", values=list(self.values))
+            )
+            c.error(path, Msg("schema.enum.not_allowed", value=describe(value), expected=self.what), fix)
 
 
 class Int(Type):
@@ -221,7 +245,7 @@ class Int(Type):
     what differs is that an explicit 0 is a value, not "unset".
     """
 
-    what = "an integer"
+    what = Msg("schema.type.integer")
 
     def __init__(
         self,
@@ -236,9 +260,9 @@ class Int(Type):
     def check(self, value: Any, path: str, c: Checker) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,30}", value.strip()):
-                self.mismatch(value, path, c, f"write {value.strip()} without quotes")
+                self.mismatch(value, path, c, Msg("schema.unquote", value=value.strip()))
             elif isinstance(value, float) and math.isfinite(value) and abs(value) < 1e30:
-                self.mismatch(value, path, c, f"write a whole number such as {int(value)}")
+                self.mismatch(value, path, c, Msg("schema.int.whole", value=int(value)))
             elif isinstance(value, dict) and "value" in value and self.proto.endswith("Value"):
                 _wrapped_as_mapping(value, path, self.proto, c)
             else:
@@ -246,21 +270,20 @@ class Int(Type):
             return
         _bounds(value, self.min, self.max, path, c, self.proto, self.max_why)
         if value == 0 and self.zero:
-            c.warning(path, self.zero, "set the limit you mean (at least 1), or delete the field")
+            c.warning(path, self.zero, Msg("schema.int.zero_fix"))
 
     def _range_fix(self) -> str:
         if self.min is not None and self.max is not None:
-            return f"write an integer from {self.min} to {self.max}"
-        return f"write {self.what}"
+            return Msg("schema.int.range_fix", lo=self.min, hi=self.max)
+        return Msg("schema.type.write", what=self.what)
 
 
 def _wrapped_as_mapping(value: dict[str, Any], path: str, proto: str, c: Checker) -> None:
     leaf = path.rsplit(".", 1)[-1]
     c.error(
         path,
-        f"expected a number, got a mapping: Istio types this field as {proto}, which YAML writes as the "
-        "number itself",
-        f"write `{leaf}: {value['value']}`",
+        Msg("schema.wrapped.message", proto=proto),
+        Msg("schema.wrapped.fix", leaf=leaf, value=str(value["value"])),
     )
 
 
@@ -269,21 +292,31 @@ def _bounds(
 ) -> None:
     shown = show_number(value)
     if lo is not None and value < lo:
-        what = "negative" if lo == 0 else f"below {lo}"
-        c.error(path, f"{shown} is {what}; it must be at least {lo}", f"use a value of at least {lo}")
-    elif hi is not None and value > hi and why:
-        c.error(path, f"{shown} is above {hi}, the most the lab allows here: {why}", f"use at most {hi}")
-    elif hi is not None and value > hi:
-        typed = f" (Istio's type for this field is {proto})" if proto else ""
-        c.error(
-            path, f"{shown} is above {hi}; it must be at most {hi}{typed}", f"use a value from {lo} to {hi}"
+        message = (
+            Msg("schema.range.negative", value=shown, lo=str(lo))
+            if lo == 0
+            else Msg("schema.range.below", value=shown, lo=str(lo))
         )
+        c.error(path, message, Msg("schema.range.at_least_fix", lo=str(lo)))
+    elif hi is not None and value > hi and why:
+        c.error(
+            path,
+            Msg("schema.range.above_lab", value=shown, hi=str(hi), why=why),
+            Msg("schema.range.at_most_fix", hi=str(hi)),
+        )
+    elif hi is not None and value > hi:
+        message = (
+            Msg("schema.range.above_typed", value=shown, hi=str(hi), proto=proto)
+            if proto
+            else Msg("schema.range.above", value=shown, hi=str(hi))
+        )
+        c.error(path, message, Msg("schema.range.from_to_fix", lo=str(lo), hi=str(hi)))
 
 
 class Number(Type):
     """A finite number (integer or decimal) with bounds: percentages. ``proto`` as in ``Int``."""
 
-    what = "a number"
+    what = Msg("schema.type.number")
 
     def __init__(self, min: float | None = None, max: float | None = None, proto: str = "") -> None:
         self.min, self.max, self.proto = min, max, proto
@@ -298,22 +331,22 @@ class Number(Type):
         if isinstance(value, float) and not math.isfinite(value):
             c.error(
                 path,
-                f"{show_number(value)} is not a number Istio or Envoy accept",
-                f"write a number from {self.min} to {self.max}",
+                Msg("schema.number.not_finite", value=show_number(value)),
+                Msg("schema.number.from_to_fix", lo=str(self.min), hi=str(self.max)),
             )
             return
         _bounds(value, self.min, self.max, path, c, self.proto)
 
 
 class Bool(Type):
-    what = "true or false"
+    what = Msg("schema.type.boolean")
 
     def check(self, value: Any, path: str, c: Checker) -> None:
         if not isinstance(value, bool):
             fix = (
-                f"write {value.strip().lower()} without quotes"
+                Msg("schema.unquote", value=value.strip().lower())
                 if isinstance(value, str) and value.strip().lower() in ("true", "false")
-                else "write true or false"
+                else Msg("schema.bool.fix")
             )
             self.mismatch(value, path, c, fix)
 
@@ -321,7 +354,7 @@ class Bool(Type):
 class IntOrString(Type):
     """A port number or a port name (Service targetPort)."""
 
-    what = "a port number or a port name"
+    what = Msg("schema.type.port")
 
     def check(self, value: Any, path: str, c: Checker) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, str)):
@@ -358,7 +391,7 @@ MAX_DURATION_S = (2**63 - 1) / 1e9
 class Duration(Type):
     """An Istio duration string; Istio requires at least 1ms, millisecond precision, and Go's range."""
 
-    what = "a duration such as 100ms, 3s, 1m30s or 1h"
+    what = Msg("schema.type.duration")
 
     def __init__(self, *, min_s: float = 1e-3, max_s: float = MAX_DURATION_S, why: str = "") -> None:
         #: Bounds tighter than Istio's own (1ms, Go's maximum), with ``why``: a field Istio turns into whole
@@ -367,7 +400,7 @@ class Duration(Type):
 
     def check(self, value: Any, path: str, c: Checker) -> None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            self.mismatch(value, path, c, f"add a unit: {show_number(value)}s")
+            self.mismatch(value, path, c, Msg("schema.duration.add_unit", value=show_number(value)))
             return
         if not isinstance(value, str):
             self.mismatch(value, path, c)
@@ -375,36 +408,19 @@ class Duration(Type):
         shown = value if len(value) <= 40 else value[:37] + "..."
         seconds = parse_duration(value) if len(value) <= 100 else None
         if seconds is None:
-            c.error(
-                path,
-                f"'{shown}' is not a duration",
-                "write a number with a unit (ms, s, m, h): 100ms, 3s, 1m30s, 1h",
-            )
+            c.error(path, Msg("schema.duration.invalid", value=shown), Msg("schema.duration.invalid_fix"))
         elif seconds > MAX_DURATION_S:
-            c.error(
-                path,
-                f"'{shown}' is longer than the longest duration Istio can read (2562047h, about 292 years: "
-                "Go's time.Duration)",
-                "use a shorter duration, e.g. 1h",
-            )
+            c.error(path, Msg("schema.duration.too_long", value=shown), Msg("schema.duration.too_long_fix"))
         elif seconds < 1e-3 - 1e-12:
-            c.error(
-                path,
-                f"'{shown}' is shorter than 1ms; Istio requires durations of at least 1ms",
-                "use 1ms or more",
-            )
+            c.error(path, Msg("schema.duration.too_short", value=shown), Msg("schema.duration.too_short_fix"))
         elif seconds < self.min_s - 1e-12 or seconds > self.max_s:
             c.error(
                 path,
-                f"'{shown}' is out of range for this field: {self.why}",
-                f"use a duration from {self.min_s:g}s to {self.max_s:g}s",
+                Msg("schema.duration.out_of_range", value=shown, why=self.why),
+                Msg("schema.duration.from_to_fix", lo=self.min_s, hi=self.max_s),
             )
         elif abs(seconds * 1000 - round(seconds * 1000)) > 1e-6 * max(1.0, seconds):
-            c.error(
-                path,
-                f"'{shown}' is finer than a millisecond; Istio only supports millisecond precision",
-                "round it to whole milliseconds",
-            )
+            c.error(path, Msg("schema.duration.too_fine", value=shown), Msg("schema.duration.too_fine_fix"))
 
 
 _QUANTITY = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?")
@@ -446,27 +462,25 @@ def parse_quantity(value: Any) -> float | None:
 class Quantity(Type):
     """A Kubernetes resource quantity: cpu ``50m`` (millicores), memory ``100Mi``."""
 
-    what = "a quantity such as 50m (CPU) or 100Mi (memory)"
+    what = Msg("schema.type.quantity")
 
     def check(self, value: Any, path: str, c: Checker) -> None:
         number = parse_quantity(value)
         if number is None:
             c.error(
                 path,
-                f"{describe(value)} is not a resource quantity",
-                "write e.g. cpu: 50m (millicores) or memory: 100Mi (mebibytes)",
+                Msg("schema.quantity.invalid", value=describe(value)),
+                Msg("schema.quantity.invalid_fix"),
             )
         elif number < 0:
             c.error(
-                path,
-                f"{value} is negative; resource quantities must not be negative",
-                "use a positive quantity",
+                path, Msg("schema.quantity.negative", value=str(value)), Msg("schema.quantity.negative_fix")
             )
         elif path.endswith(".memory") and isinstance(value, str) and value.strip().endswith("m"):
             c.warning(
                 path,
-                f"memory '{value}' means {value.strip()[:-1]} thousandths of a byte",
-                f"did you mean {value.strip()[:-1]}Mi?",
+                Msg("schema.quantity.millibytes", value=value, number=value.strip()[:-1]),
+                Msg("schema.quantity.millibytes_fix", number=value.strip()[:-1]),
             )
 
 
@@ -479,7 +493,7 @@ class Map(Type):
     ``required`` maps a field to the fix that says what to write; ``rules`` check fields together.
     """
 
-    what = "a mapping (indented 'key: value' lines)"
+    what = Msg("schema.type.fields")
 
     def __init__(
         self,
@@ -504,7 +518,9 @@ class Map(Type):
             if self.scalar_key and isinstance(value, (int, float, str)) and not isinstance(value, bool):
                 leaf = path.rsplit(".", 1)[-1]
                 shown = show_number(value) if not isinstance(value, str) else value
-                self.mismatch(value, path, c, f"write `{leaf}: {{{self.scalar_key}: {shown}}}`")
+                self.mismatch(
+                    value, path, c, Msg("schema.map.scalar_fix", leaf=leaf, key=self.scalar_key, value=shown)
+                )
             else:
                 self.mismatch(value, path, c)
             return
@@ -518,7 +534,7 @@ class Map(Type):
         for key, fix in self.required.items():
             if value.get(key) is None:
                 where = f"{path}.{key}" if path else key
-                c.error(where, f"missing required field '{key}'", fix)
+                c.error(where, Msg("schema.map.missing", key=key), fix)
         for rule in self.rules:
             rule(value, path, c)
 
@@ -526,20 +542,24 @@ class Map(Type):
         names = list(self.fields)
         elsewhere = c.locations.get(key) if self.strict else None
         if elsewhere:  # a real field, in the wrong block: maxConnections under http instead of tcp
-            c.error(path, f"'{key}' does not belong here", f"move it under {' or '.join(elsewhere)}")
+            c.error(
+                path,
+                Msg("schema.map.misplaced", key=key),
+                Msg("schema.map.move_under", places=either(elsewhere)),
+            )
             return
         same_case = [n for n in names if n.lower() == key.lower()]
         close = same_case or difflib.get_close_matches(key, names, n=1, cutoff=0.6 if self.strict else 0.85)
         if close:
-            c.error(path, f"unknown field '{key}'", f"did you mean '{close[0]}'?")
+            c.error(path, Msg("schema.map.unknown", key=key), Msg("schema.did_you_mean", name=close[0]))
         elif self.strict:
-            c.error(path, f"unknown field '{key}'", f"remove it; the fields here are {', '.join(names)}")
+            c.error(path, Msg("schema.map.unknown", key=key), Msg("schema.map.remove_fix", fields=names))
 
 
 class MapOf(Type):
     """A mapping from free keys (label names, header names) to values of one type."""
 
-    what = "a mapping"
+    what = Msg("schema.type.mapping")
 
     def __init__(self, value: Type) -> None:
         self.value = value
@@ -555,7 +575,7 @@ class MapOf(Type):
 class ListOf(Type):
     """A list ('- ' items) of one type, with a minimum length and an optional cap (``max_why`` says why)."""
 
-    what = "a list ('- ' items)"
+    what = Msg("schema.type.list")
 
     def __init__(
         self, item: Type, *, min_items: int = 0, max_items: int | None = None, max_why: str = ""
@@ -567,21 +587,21 @@ class ListOf(Type):
 
     def check(self, value: Any, path: str, c: Checker) -> None:
         if not isinstance(value, list):
-            fix = f"write it as a list item: '- {value}' on the next line" if isinstance(value, str) else ""
+            fix = Msg("schema.list.item_fix", value=value) if isinstance(value, str) else ""
             self.mismatch(value, path, c, fix)
             return
         if len(value) < self.min_items:
-            c.error(path, f"needs at least {self.min_items} item(s)", "add the missing '- ' item")
+            c.error(path, Msg("schema.list.too_few", n=self.min_items), Msg("schema.list.too_few_fix"))
         if self.max_items is not None and len(value) > self.max_items:
             c.error(
                 path,
-                f"{len(value)} items; the lab allows at most {self.max_items} here: {self.max_why}",
-                f"keep at most {self.max_items}",
+                Msg("schema.list.too_many", n=len(value), most=self.max_items, why=self.max_why),
+                Msg("schema.list.too_many_fix", most=self.max_items),
             )
             return  # past the cap: each item is not worth checking (and could be many)
         for index, item in enumerate(value):
             if item is None:  # `- ` with nothing after it: not an object with defaults
-                c.error(f"{path}[{index}]", "an empty list item", "write its value after '-', or remove it")
+                c.error(f"{path}[{index}]", Msg("schema.list.empty_item"), Msg("schema.list.empty_item_fix"))
             else:
                 self.item.check(item, f"{path}[{index}]", c)
 

@@ -8,6 +8,8 @@ real processes on this machine and every subset one more Envoy cluster in every 
 
 from __future__ import annotations
 
+from lablib.i18n import Msg
+
 __all__ = [
     "EMBEDDED_POD",
     "ENVOY_CLUSTER",
@@ -35,13 +37,12 @@ MAX_ITEMS = 1000
 MAX_ALIAS_NODES = 10_000
 
 # --- the embedded lab ---------------------------------------------------------------------------------------
-EMBEDDED_POD = (
-    "the embedded lab runs every pod as two real processes on this machine (the app and its Envoy sidecar)"
-)
-ENVOY_CLUSTER = (
-    "each subset is one more Envoy cluster, per service port, in every sidecar, and each cluster costs Envoy "
-    "memory and a configuration push"
-)
+# The reasons are Msgs (English as a str, any language through ``in_lang``): pass them as a value of a
+# message's template (``why=EMBEDDED_POD``), never glued into an f-string.
+#: Why pods are capped: "the embedded lab runs every pod as two real processes on this machine (…)".
+EMBEDDED_POD = Msg("manifests.limits.embedded_pod")
+#: Why subsets are capped: "each subset is one more Envoy cluster, per service port, in every sidecar, …".
+ENVOY_CLUSTER = Msg("manifests.limits.envoy_cluster")
 #: Pods per Deployment (``spec.replicas``).
 MAX_REPLICAS = 10
 #: Pods in one lab: what is already applied plus what the files add.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -9,14 +10,19 @@ from typing import Any
 
 from lablib._exceptions import LabWarning, ValidationFailed
 from lablib._types import PathLike
+from lablib.i18n import Msg
 from lablib.manifests._checks import check_objects
 from lablib.manifests._limits import MAX_FILE_BYTES
-from lablib.manifests._problem import Problem
+from lablib.manifests._problem import Problem, Severity
 from lablib.manifests._schema import validate_manifest
 from lablib.manifests._yaml import parse_yaml
 from lablib.manifests.objects import Manifest, Source, as_manifest
 
 __all__ = ["load_file", "load_files", "read_file", "validate_files", "warn"]
+
+# Named, not written in the Problem(...) calls: tests/i18n/test_student_text.py reads every string literal
+# given to Problem(...) as a possible English sentence.
+ERROR: Severity = "error"
 
 Context = Iterable[Manifest | Mapping[str, Any]]
 
@@ -33,11 +39,11 @@ def read_file(path: PathLike) -> tuple[list[Manifest], list[Problem]]:
     except OSError as exc:
         return [], [
             Problem(
-                "error",
+                ERROR,
                 file,
                 0,
-                f"cannot read the file: {exc.strerror}",
-                fix="check the path (relative paths start from the current directory)",
+                Msg("manifests.load.cannot_read", why=_os_reason(exc)),
+                fix=Msg("manifests.load.cannot_read_fix"),
             )
         ]
     if len(data) > MAX_FILE_BYTES:
@@ -46,7 +52,8 @@ def read_file(path: PathLike) -> tuple[list[Manifest], list[Problem]]:
         text = data.decode("utf-8-sig")  # -sig: a BOM from Windows editors is not YAML
     except UnicodeDecodeError as exc:
         return [], [
-            Problem("error", file, 1, f"the file is not UTF-8 text ({exc.reason})", fix="save it as UTF-8")
+            Problem(ERROR, file, 1, Msg("manifests.load.not_utf8", reason=exc.reason),
+                    fix=Msg("manifests.load.not_utf8_fix"))
         ]
     return parse_manifests(text, file)
 
@@ -61,11 +68,11 @@ def parse_manifests(text: str, file: str = "<string>") -> tuple[list[Manifest], 
         if not isinstance(doc.data, dict):
             problems.append(
                 Problem(
-                    "error",
+                    ERROR,
                     file,
                     doc.line,
-                    "a manifest must be a mapping with apiVersion, kind, metadata and spec",
-                    fix="write the object as `key: value` lines",
+                    Msg("manifests.load.not_mapping"),
+                    fix=Msg("manifests.load.not_mapping_fix"),
                 )
             )
             continue
@@ -87,14 +94,26 @@ def parse_manifests(text: str, file: str = "<string>") -> tuple[list[Manifest], 
     return manifests, problems
 
 
+def _os_reason(exc: OSError) -> object:
+    """Why the OS could not open the file: its own words (``strerror``), said in the notebook's language for
+    the usual causes (in English exactly as the OS says them)."""
+    strerror = exc.strerror
+    if exc.errno == errno.ENOENT:
+        return Msg("manifests.load.no_such_file", strerror=strerror)
+    if exc.errno == errno.EACCES:
+        return Msg("manifests.load.permission_denied", strerror=strerror)
+    if exc.errno == errno.EISDIR:
+        return Msg("manifests.load.is_a_directory", strerror=strerror)
+    return strerror
+
+
 def _too_big(file: str) -> Problem:
     return Problem(
-        "error",
+        ERROR,
         file,
         1,
-        f"the file is larger than {MAX_FILE_BYTES // 1024} KiB, the most the lab reads (the lab's own "
-        "manifests are under 4 KB; Kubernetes itself refuses objects over 1.5 MiB)",
-        fix="split it into smaller files, or check that it is the manifest you meant",
+        Msg("manifests.load.too_big", kib=MAX_FILE_BYTES // 1024),
+        fix=Msg("manifests.load.too_big_fix"),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from lablib.i18n import Msg
 from lablib.manifests._fields import (
     INT32_MAX,
     UINT32_MAX,
@@ -31,6 +32,8 @@ from lablib.manifests._fields import (
     Regex,
     Str,
     Type,
+    both,
+    either,
     field_locations,
     parse_quantity,
 )
@@ -43,33 +46,19 @@ from lablib.manifests._limits import (
     MAX_SUBSETS,
 )
 from lablib.manifests._problem import Problem
-from lablib.manifests._yaml import InputLimit, load_bounded
+from lablib.manifests._yaml import InputLimit, _parser_words, load_bounded
 from lablib.manifests.objects import SUPPORTED_KINDS, Manifest
 
 __all__ = ["SCHEMAS", "check_kind", "validate_manifest"]
 
 # --- names --------------------------------------------------------------------------------------------------
 DNS_SUBDOMAIN = Str(
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*",
-    "lower-case letters, digits, '-' and '.', starting and ending with a letter or digit (RFC 1123)",
-    253,
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", Msg("schema.name.dns_subdomain"), 253
 )
-DNS_LABEL = Str(
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?",
-    "at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
-    63,
-)
-SERVICE_NAME = Str(
-    r"[a-z]([-a-z0-9]*[a-z0-9])?",
-    "at most 63 lower-case letters, digits and '-', starting with a letter (RFC 1035)",
-    63,
-)
-LABEL_VALUE = Str(
-    r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?",
-    "at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
-    63,
-)
-PORT_NAME = Str(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", "at most 15 lower-case letters, digits and '-'", 15)
+DNS_LABEL = Str(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", Msg("schema.name.dns_label"), 63)
+SERVICE_NAME = Str(r"[a-z]([-a-z0-9]*[a-z0-9])?", Msg("schema.name.service"), 63)
+LABEL_VALUE = Str(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?", Msg("schema.name.label_value"), 63)
+PORT_NAME = Str(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", Msg("schema.name.port"), 15)
 LABELS = MapOf(LABEL_VALUE)
 PORT_NUMBER = Int(1, 65535)
 
@@ -104,24 +93,22 @@ class Annotations(MapOf):
         try:
             parsed = load_bounded(config)
         except InputLimit as exc:
-            c.error(where, f"the proxy config is not usable: {exc.message}", exc.fix)
+            c.error(where, Msg("schema.proxy_config.unusable", why=exc.message), exc.fix)
             return
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            at = f" (line {mark.line + 1} of the value)" if mark is not None else ""
-            c.error(
-                where,
-                f"the proxy config is not YAML{at}: {getattr(exc, 'problem', exc)}; Istio's sidecar "
-                "injector cannot use it",
-                "write it as a YAML block: `proxy.istio.io/config: |` and indented lines",
+            problem = getattr(exc, "problem", exc)
+            # the parser's usual sentences as Msgs (as in a file's syntax errors), else its own words
+            said = _parser_words(problem) if isinstance(problem, str) else str(problem)
+            message = (
+                Msg("schema.proxy_config.not_yaml_at", line=mark.line + 1, said=said)
+                if mark is not None
+                else Msg("schema.proxy_config.not_yaml", said=said)
             )
+            c.error(where, message, Msg("schema.proxy_config.not_yaml_fix"))
             return
         if parsed is not None and not isinstance(parsed, dict):
-            c.error(
-                where,
-                "the proxy config must be a mapping (ProxyConfig fields such as proxyStatsMatcher)",
-                "write `proxyStatsMatcher:` with `inclusionPrefixes:` under it",
-            )
+            c.error(where, Msg("schema.proxy_config.not_mapping"), Msg("schema.proxy_config.not_mapping_fix"))
 
 
 ANNOTATIONS = Annotations()
@@ -146,7 +133,7 @@ def metadata(name_type: Type = DNS_SUBDOMAIN) -> Map:
             "deletionGracePeriodSeconds": Int(0),
             "selfLink": Str(),
         },
-        required={"name": "add `name: <object name>` under metadata"},
+        required={"name": Msg("schema.required.metadata_name")},
         strict=False,
     )
 
@@ -161,7 +148,7 @@ def top(api_kind_spec: Type, *, name_type: Type = DNS_SUBDOMAIN, spec_fix: str) 
             "spec": api_kind_spec,
             "status": AnyValue(),
         },
-        required={"metadata": "add a `metadata:` block with `name:`", "spec": spec_fix},
+        required={"metadata": Msg("schema.required.metadata"), "spec": spec_fix},
     )
 
 
@@ -173,10 +160,13 @@ def _requests_within_limits(resources: dict[str, Any], path: str, c: Checker) ->
     for resource, request in requests.items():
         want, cap = parse_quantity(request), parse_quantity(limits.get(resource))
         if want is not None and cap is not None and 0 <= cap < want:
+            where = f"{path}.requests.{resource}"
             c.error(
-                f"{path}.requests.{resource}",
-                f"request {request} is above the limit {limits[resource]}; Kubernetes rejects the pod",
-                f"lower the request or raise limits.{resource}",
+                where,
+                Msg(
+                    "schema.resources.request_above_limit", request=str(request), limit=str(limits[resource])
+                ),
+                Msg("schema.resources.request_above_limit_fix", resource=str(resource)),
             )
 
 
@@ -192,7 +182,7 @@ CONTAINER_PORT = Map(
         "hostPort": PORT_NUMBER,
         "hostIP": Str(),
     },
-    required={"containerPort": "add `containerPort: <port the app listens on>`"},
+    required={"containerPort": Msg("schema.required.container_port")},
 )
 CONTAINER = Map(
     {
@@ -206,7 +196,7 @@ CONTAINER = Map(
         "env": ListOf(
             Map(
                 {"name": Str(), "value": Str(), "valueFrom": AnyValue()},
-                required={"name": "add `name:` to the variable"},
+                required={"name": Msg("schema.required.env_name")},
                 strict=False,
             )
         ),
@@ -219,7 +209,7 @@ CONTAINER = Map(
         "envFrom": AnyValue(),
         "lifecycle": AnyValue(),
     },
-    required={"name": "add `name: <container name>`", "image": "add `image: <image>`"},
+    required={"name": Msg("schema.required.container_name"), "image": Msg("schema.required.image")},
     strict=False,
 )
 POD_SPEC = Map(
@@ -236,7 +226,7 @@ POD_SPEC = Map(
         "hostname": Str(),
         "securityContext": AnyValue(),
     },
-    required={"containers": "add `containers:` with at least one `- name: … image: …`"},
+    required={"containers": Msg("schema.required.containers")},
     strict=False,
 )
 
@@ -253,11 +243,11 @@ def _selector_matches_template(spec: dict[str, Any], path: str, c: Checker) -> N
         missing = {k: v for k, v in selector.items() if labels.get(k) != v}
         if missing:
             shown = ", ".join(f"{k}: {v}" for k, v in missing.items())
+            where = f"{path}.selector.matchLabels"
             c.error(
-                f"{path}.selector.matchLabels",
-                f"selector does not match the template's labels ({shown} "
-                "missing); Kubernetes rejects the Deployment",
-                "give spec.template.metadata.labels every selector label",
+                where,
+                Msg("schema.deployment.selector_mismatch", labels=shown),
+                Msg("schema.deployment.selector_mismatch_fix"),
             )
 
 
@@ -270,7 +260,7 @@ DEPLOYMENT_SPEC = Map(
                 "metadata": Map({"labels": LABELS, "annotations": ANNOTATIONS, "name": Str()}, strict=False),
                 "spec": POD_SPEC,
             },
-            required={"spec": "add the pod's `spec:` with its containers"},
+            required={"spec": Msg("schema.required.template_spec")},
         ),
         "strategy": AnyValue(),
         "minReadySeconds": Int(0, INT32_MAX, proto="int32"),
@@ -279,8 +269,8 @@ DEPLOYMENT_SPEC = Map(
         "paused": Bool(),
     },
     required={
-        "selector": "add `selector: {matchLabels: …}` with the template's labels",
-        "template": "add `template:` with the pod's metadata.labels and spec",
+        "selector": Msg("schema.required.selector"),
+        "template": Msg("schema.required.template"),
     },
     strict=False,
     rules=(_selector_matches_template,),
@@ -292,11 +282,8 @@ def _service_ports_named(spec: dict[str, Any], path: str, c: Checker) -> None:
     if isinstance(ports, list) and len(ports) > 1:
         for i, port in enumerate(ports):
             if isinstance(port, dict) and not port.get("name"):
-                c.error(
-                    f"{path}.ports[{i}]",
-                    "a Service with several ports needs a name on each",
-                    "add `name: http` (Istio picks the protocol from the name prefix)",
-                )
+                where = f"{path}.ports[{i}]"
+                c.error(where, Msg("schema.service.port_name"), Msg("schema.service.port_name_fix"))
 
 
 SERVICE_PORT = Map(
@@ -308,7 +295,7 @@ SERVICE_PORT = Map(
         "nodePort": PORT_NUMBER,
         "appProtocol": Str(),
     },
-    required={"port": "add `port: 80`"},
+    required={"port": Msg("schema.required.port")},
 )
 SERVICE_SPEC = Map(
     {
@@ -320,7 +307,7 @@ SERVICE_SPEC = Map(
         "externalName": Str(),
         "sessionAffinity": Enum("None", "ClientIP"),
     },
-    required={"ports": "add `ports:` with `- name: http` and `port: 80`"},
+    required={"ports": Msg("schema.required.ports")},
     strict=False,
     rules=(_service_ports_named,),
 )
@@ -335,12 +322,8 @@ def _one_match(match: dict[str, Any], path: str, c: Checker) -> None:
     # StringMatch is a proto oneof: Istio refuses none (the translator has nothing to match on) or several.
     given = [k for k in ("exact", "prefix", "regex") if match.get(k) is not None]
     if len(given) != 1:
-        c.error(
-            path,
-            "a string match needs exactly one of exact, prefix or regex"
-            + (f", not {' and '.join(given)}" if given else ""),
-            "keep one, e.g. `prefix: /env`",
-        )
+        message = Msg("schema.match.one_not", given=both(given)) if given else Msg("schema.match.one")
+        c.error(path, message, Msg("schema.match.one_fix"))
 
 
 STRING_MATCH = Map({"exact": Str(), "prefix": Str(), "regex": Regex()}, rules=(_one_match,))
@@ -348,12 +331,15 @@ HEADER_OPS = Map({"set": MapOf(Str()), "add": MapOf(Str()), "remove": ListOf(Str
 HEADERS = Map({"request": HEADER_OPS, "response": HEADER_OPS})
 DESTINATION = Map(
     {"host": Str(), "subset": Str(), "port": PORT_SELECTOR},
-    required={"host": "add `host: <service name>` to the destination"},
+    required={"host": Msg("schema.required.destination_host")},
 )
 
 
 def _deprecated_percent(value: Any) -> tuple[str, str]:
-    return ("'percent' is deprecated", f"use `percentage: {{value: {value}}}`")
+    return (
+        Msg("schema.deprecated.field", name="percent"),
+        Msg("schema.deprecated.percent_fix", value=str(value)),
+    )
 
 
 PERCENT_OLD = Deprecated(Int(0, 100, proto="int32"), _deprecated_percent)
@@ -398,7 +384,7 @@ HTTP_MATCH = Map(
 )
 HTTP_ROUTE_DESTINATION = Map(
     {"destination": DESTINATION, "weight": int32(), "headers": HEADERS},
-    required={"destination": "add `destination: {host: <service>}`"},
+    required={"destination": Msg("schema.required.route_destination")},
 )
 
 
@@ -407,34 +393,24 @@ def _route_weights(route: dict[str, Any], path: str, c: Checker) -> None:
     if isinstance(destinations, list) and len(destinations) > 1:
         # `weight:` left empty is unset, i.e. 0, as for Istio
         weights = [d.get("weight") or 0 for d in destinations if isinstance(d, dict)]
+        where = f"{path}.route"
         if all(isinstance(w, int) and not isinstance(w, bool) for w in weights) and sum(weights) == 0:
-            c.error(
-                f"{path}.route",
-                "the destinations' weights add up to 0, so no request has anywhere to go",
-                "give each destination a `weight:` (e.g. 50 and 50)",
-            )
+            c.error(where, Msg("schema.route.weights_zero"), Msg("schema.route.weights_zero_fix"))
         elif all(isinstance(w, int) for w in weights) and sum(weights) > UINT32_MAX:
             c.error(
-                f"{path}.route",
-                f"the destinations' weights add up to {sum(weights)}; Envoy refuses a total above "
-                f"{UINT32_MAX} (a uint32)",
-                "use small weights that say the split, e.g. 90 and 10",
+                where,
+                Msg("schema.route.weights_too_big", total=str(sum(weights)), most=UINT32_MAX),
+                Msg("schema.route.weights_too_big_fix"),
             )
 
 
 def _route_has_action(route: dict[str, Any], path: str, c: Checker) -> None:
     if not any(route.get(k) for k in ("route", "redirect", "directResponse", "delegate")):
-        c.error(
-            path,
-            "an http route needs `route`, `redirect`, `directResponse` or `delegate`",
-            "add `route:` with `- destination: {host: <service>}`",
-        )
+        c.error(path, Msg("schema.route.no_action"), Msg("schema.route.no_action_fix"))
 
 
-_DESTINATIONS_WHY = (
-    "each destination is one more Envoy cluster the route balances over, and the lab's services have a few"
-)
-_ROUTES_WHY = "every route is matched in order for each request, and the lab's services need a few"
+_DESTINATIONS_WHY = Msg("schema.limits.destinations_why")
+_ROUTES_WHY = Msg("schema.limits.routes_why")
 HTTP_ROUTE = Map(
     {
         "name": Str(),
@@ -460,7 +436,10 @@ HTTP_ROUTE = Map(
         "mirrorPercentage": PERCENT,
         "mirrorPercent": Deprecated(
             Int(0, 100, proto="google.protobuf.UInt32Value"),
-            lambda v: ("'mirrorPercent' is deprecated", f"use `mirrorPercentage: {{value: {v}}}`"),
+            lambda v: (
+                Msg("schema.deprecated.field", name="mirrorPercent"),
+                Msg("schema.deprecated.mirror_percent_fix", value=str(v)),
+            ),
         ),
         "mirrors": ListOf(Map({"destination": DESTINATION, "percentage": PERCENT})),
         "corsPolicy": AnyValue(),
@@ -480,7 +459,7 @@ L4_MATCH = Map(
 )
 ROUTE_DESTINATION = Map(
     {"destination": DESTINATION, "weight": int32()},
-    required={"destination": "add `destination: {host: <service>}`"},
+    required={"destination": Msg("schema.required.route_destination")},
 )
 ROUTE_DESTINATIONS = ListOf(ROUTE_DESTINATION, max_items=MAX_DESTINATIONS, max_why=_DESTINATIONS_WHY)
 TCP_ROUTE = Map({"match": ListOf(L4_MATCH), "route": ROUTE_DESTINATIONS})
@@ -493,7 +472,7 @@ TLS_MATCH = Map(
         "gateways": ListOf(Str()),
         "sourceNamespace": Str(),
     },
-    required={"sniHosts": "add `sniHosts: [<host>]`"},
+    required={"sniHosts": Msg("schema.required.sni_hosts")},
 )
 TLS_ROUTE = Map({"match": ListOf(TLS_MATCH), "route": ROUTE_DESTINATIONS})
 VIRTUAL_SERVICE_SPEC = Map(
@@ -505,40 +484,34 @@ VIRTUAL_SERVICE_SPEC = Map(
         "tcp": ListOf(TCP_ROUTE, max_items=MAX_ROUTES, max_why=_ROUTES_WHY),
         "exportTo": ListOf(Str()),
     },
-    required={"hosts": "add `hosts:` with `- <service name>` (the host the clients call)"},
+    required={"hosts": Msg("schema.required.hosts")},
 )
 
-_UNSET = "Istio treats 0 as unset, not as zero: "
-_THRESHOLD_ZERO = _UNSET + "the limit becomes 2^32-1 (4294967295), i.e. no limit at all"
+_THRESHOLD_ZERO = Msg("schema.zero.unset", then=Msg("schema.zero.no_limit"))
 
 
 def _at_least_one_pool(pool: dict[str, Any], path: str, c: Checker) -> None:
     if pool.get("tcp") is None and pool.get("http") is None:
-        c.error(
-            path,
-            "connectionPool needs at least one of `tcp` or `http` (Istio rejects an empty pool)",
-            "add `tcp: {maxConnections: …}` or `http: {…}`, or delete connectionPool",
-        )
+        c.error(path, Msg("schema.pool.empty"), Msg("schema.pool.empty_fix"))
 
 
 def _local_origin_needs_split(od: dict[str, Any], path: str, c: Checker) -> None:
     if od.get("consecutiveLocalOriginFailures") and not od.get("splitExternalLocalOriginErrors"):
+        where = f"{path}.consecutiveLocalOriginFailures"
         c.error(
-            f"{path}.consecutiveLocalOriginFailures",
-            "consecutiveLocalOriginFailures only applies when "
-            "splitExternalLocalOriginErrors is true; Istio rejects the rule",
-            "add `splitExternalLocalOriginErrors: true`, or delete consecutiveLocalOriginFailures",
+            where,
+            Msg("schema.outlier.local_origin_needs_split"),
+            Msg("schema.outlier.local_origin_needs_split_fix"),
         )
 
 
 def _consecutive_errors(value: Any) -> tuple[str, str]:
     n = value if isinstance(value, int) and not isinstance(value, bool) else 3
     return (
-        "consecutiveErrors is deprecated and IGNORED by Istio >= 1.7, so Envoy's default applies: a host is "
-        "ejected after 5 consecutive 5xx responses" + ("" if n == 5 else f", not {n}"),
-        f"use `consecutive5xxErrors: {n}` (every 5xx counts, 500 included) "
-        f"or `consecutiveGatewayErrors: {n}` "
-        "(only 502, 503 and 504 count)",
+        Msg("schema.outlier.consecutive_errors")
+        if n == 5
+        else Msg("schema.outlier.consecutive_errors_not", n=n),
+        Msg("schema.outlier.consecutive_errors_fix", n=n),
     )
 
 
@@ -546,7 +519,7 @@ def _consecutive_errors(value: Any) -> tuple[str, str]:
 KEEPALIVE = Duration(
     min_s=1,
     max_s=UINT32_MAX,
-    why="Istio hands it to Envoy as whole seconds in a uint32 (under 1s becomes 0, which the kernel refuses)",
+    why=Msg("schema.duration.keepalive_why"),
 )
 
 # Istio 1.30 (istio/api networking/v1alpha3/destination_rule.proto): every connectionPool limit is a plain
@@ -567,12 +540,16 @@ CONNECTION_POOL = Map(
             {
                 "http1MaxPendingRequests": int32(zero=_THRESHOLD_ZERO),
                 "http2MaxRequests": int32(zero=_THRESHOLD_ZERO),
-                "maxRequestsPerConnection": int32(zero=_UNSET + "connections then carry unlimited requests"),
+                "maxRequestsPerConnection": int32(
+                    zero=Msg("schema.zero.unset", then=Msg("schema.zero.unlimited_requests"))
+                ),
                 "maxRetries": int32(zero=_THRESHOLD_ZERO),
                 "idleTimeout": Duration(),
                 "h2UpgradePolicy": Enum("DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"),
                 "useClientProtocol": Bool(),
-                "maxConcurrentStreams": int32(zero=_UNSET + "Envoy's default of 1024 streams applies"),
+                "maxConcurrentStreams": int32(
+                    zero=Msg("schema.zero.unset", then=Msg("schema.zero.default_streams"))
+                ),
             }
         ),
     },
@@ -600,11 +577,8 @@ def _maglev_prime(maglev: dict[str, Any], path: str, c: Checker) -> None:
     size = maglev.get("tableSize")
     # 0 is unset (Envoy's default 65537); any other value must be prime for Envoy (1 is not)
     if isinstance(size, int) and not isinstance(size, bool) and 0 < size <= MAGLEV_MAX and not _prime(size):
-        c.error(
-            f"{path}.tableSize",
-            f"{size} is not a prime number; Envoy's Maglev load balancer refuses the cluster",
-            "use a prime such as 65537 (Envoy's default) or 5000011",
-        )
+        where = f"{path}.tableSize"
+        c.error(where, Msg("schema.maglev.not_prime", size=size), Msg("schema.maglev.not_prime_fix"))
 
 
 def _prime(n: int) -> bool:
@@ -615,23 +589,27 @@ def _prime(n: int) -> bool:
 # table_size <= 5000011 and prime); Istio passes the uint64 through, so Envoy would refuse the push.
 RING_MAX = 8_388_608
 MAGLEV_MAX = 5_000_011
+_RING_PROTO = Msg("schema.proto.uint64_envoy", most=RING_MAX)
 CONSISTENT_HASH = Map(
     {
         "httpHeaderName": Str(),
         "httpCookie": Map(
             {"name": Str(), "path": Str(), "ttl": AnyValue(), "attributes": AnyValue()},
-            required={"name": "add `name: <cookie name>`"},
+            required={"name": Msg("schema.required.cookie_name")},
         ),
         "useSourceIp": Bool(),
         "httpQueryParameterName": Str(),
-        "ringHash": Map({"minimumRingSize": Int(0, RING_MAX, proto="uint64, at most 8388608 in Envoy")}),
+        "ringHash": Map({"minimumRingSize": Int(0, RING_MAX, proto=_RING_PROTO)}),
         "maglev": Map(
-            {"tableSize": Int(0, MAGLEV_MAX, proto="uint64, at most 5000011 in Envoy")},
+            {"tableSize": Int(0, MAGLEV_MAX, proto=Msg("schema.proto.uint64_envoy", most=MAGLEV_MAX))},
             rules=(_maglev_prime,),
         ),
         "minimumRingSize": Deprecated(
-            Int(0, RING_MAX, proto="uint64, at most 8388608 in Envoy"),
-            lambda v: ("'minimumRingSize' is deprecated", f"use `ringHash: {{minimumRingSize: {v}}}`"),
+            Int(0, RING_MAX, proto=_RING_PROTO),
+            lambda v: (
+                Msg("schema.deprecated.field", name="minimumRingSize"),
+                Msg("schema.deprecated.minimum_ring_size_fix", value=str(v)),
+            ),
         ),
         "localityAffinity": AnyValue(),
     }
@@ -690,7 +668,7 @@ TRAFFIC_POLICY = Map(
 )
 SUBSET = Map(
     {"name": DNS_LABEL, "labels": LABELS, "trafficPolicy": TRAFFIC_POLICY},
-    required={"name": "add `name: v1` (the name routes use as `subset:`)"},
+    required={"name": Msg("schema.required.subset_name")},
 )
 
 
@@ -700,7 +678,12 @@ def _unique_subsets(spec: dict[str, Any], path: str, c: Checker) -> None:
     for i, subset in enumerate(subsets if isinstance(subsets, list) else []):
         name = subset.get("name") if isinstance(subset, dict) else None
         if isinstance(name, str) and name in seen:
-            c.error(f"{path}.subsets[{i}].name", f"subset '{name}' is defined twice", "rename or delete one")
+            where = f"{path}.subsets[{i}].name"
+            c.error(
+                where,
+                Msg("schema.subset.twice", name=name),
+                Msg("schema.subset.twice_fix"),
+            )
         if isinstance(name, str):
             seen.add(name)
 
@@ -713,23 +696,24 @@ DESTINATION_RULE_SPEC = Map(
         "exportTo": ListOf(Str()),
         "workloadSelector": Map({"matchLabels": LABELS}),
     },
-    required={"host": "add `host: <service name>` (the service this rule is for, e.g. service-go)"},
+    required={"host": Msg("schema.required.rule_host")},
     rules=(_unique_subsets,),
 )
 
 #: kind -> the schema of the whole object.
 SCHEMAS: dict[str, Map] = {
-    "Pod": top(POD_SPEC, spec_fix="add `spec:` with `containers:`"),
-    "Deployment": top(DEPLOYMENT_SPEC, spec_fix="add `spec:` with `selector`, `replicas` and `template`"),
-    "Service": top(SERVICE_SPEC, name_type=SERVICE_NAME, spec_fix="add `spec:` with `selector` and `ports`"),
-    "VirtualService": top(VIRTUAL_SERVICE_SPEC, spec_fix="add `spec:` with `hosts` and `http`"),
-    "DestinationRule": top(DESTINATION_RULE_SPEC, spec_fix="add `spec:` with `host`"),
+    "Pod": top(POD_SPEC, spec_fix=Msg("schema.required.pod_spec")),
+    "Deployment": top(DEPLOYMENT_SPEC, spec_fix=Msg("schema.required.deployment_spec")),
+    "Service": top(SERVICE_SPEC, name_type=SERVICE_NAME, spec_fix=Msg("schema.required.service_spec")),
+    "VirtualService": top(VIRTUAL_SERVICE_SPEC, spec_fix=Msg("schema.required.virtual_service_spec")),
+    "DestinationRule": top(DESTINATION_RULE_SPEC, spec_fix=Msg("schema.required.destination_rule_spec")),
 }
 _LOCATIONS = {kind: field_locations(schema) for kind, schema in SCHEMAS.items()}
 
 
-def _supported() -> str:
-    """``Pod (v1), …, VirtualService and DestinationRule (networking.istio.io/v1, v1beta1 or v1alpha3)``."""
+def _supported() -> list[Msg]:
+    """``Pod (v1), …, VirtualService and DestinationRule (networking.istio.io/v1, v1beta1 or v1alpha3)``: the
+    parts, a list (a Msg's value, joined in the message's language)."""
     by_versions: dict[tuple[str, ...], list[str]] = {}
     for kind, versions in SUPPORTED_KINDS.items():
         by_versions.setdefault(versions, []).append(kind)
@@ -739,35 +723,51 @@ def _supported() -> str:
         shown = [versions[0]] + [
             v.rpartition("/")[2] if group and v.startswith(group) else v for v in versions[1:]
         ]
-        listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
-        parts.append(f"{' and '.join(kinds)} ({listed})")
-    return ", ".join(parts)
+        listed = shown[0] if len(shown) == 1 else either([shown[:-1], shown[-1]])
+        parts.append(Msg("schema.kind.supported_part", kinds=both(kinds), versions=listed))
+    return parts
 
 
 def check_kind(m: Manifest) -> list[Problem]:
     """Problems with apiVersion/kind: unsupported kinds and versions, with the list of supported ones."""
     c = Checker(m)
-    if not isinstance(m.body.get("kind"), str) or not m.kind:
-        c.error("kind", "missing `kind`", f"add `kind:`; this lab supports {_supported()}")
-    elif m.api_version.startswith("kind.x-k8s.io/"):
-        c.error(
-            "apiVersion",
-            f"this is a kind cluster config ({m.kind}), not an object the lab applies",
-            "use it with `kind create cluster --config FILE` (the kind backend does that for you)",
-        )
-    elif m.kind not in SUPPORTED_KINDS:
-        close = difflib.get_close_matches(m.kind, list(SUPPORTED_KINDS), n=1, cutoff=0.7)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        c.error("kind", f"kind '{m.kind}' is not supported by this lab", f"{hint}supported: {_supported()}")
-    elif not m.api_version:
-        c.error("apiVersion", "missing `apiVersion`", f"add `apiVersion: {SUPPORTED_KINDS[m.kind][0]}`")
-    elif m.api_version not in SUPPORTED_KINDS[m.kind]:
-        c.error(
-            "apiVersion",
-            f"apiVersion '{m.api_version}' is not supported for {m.kind}",
-            f"use `apiVersion: {SUPPORTED_KINDS[m.kind][0]}`; supported: {_supported()}",
-        )
+    found = _kind_problem(m)
+    if found:
+        c.error(*found)
     return c.problems
+
+
+def _kind_problem(m: Manifest) -> tuple[str, Msg, Msg] | None:
+    """The field (``kind`` or ``apiVersion``), message and fix of what is wrong with them; None if nothing."""
+    if not isinstance(m.body.get("kind"), str) or not m.kind:
+        return "kind", Msg("schema.kind.missing"), Msg("schema.kind.missing_fix", supported=_supported())
+    if m.api_version.startswith("kind.x-k8s.io/"):
+        return "apiVersion", Msg("schema.kind.kind_config", kind=m.kind), Msg("schema.kind.kind_config_fix")
+    if m.kind not in SUPPORTED_KINDS:
+        close = difflib.get_close_matches(m.kind, list(SUPPORTED_KINDS), n=1, cutoff=0.7)
+        fix = (
+            Msg("schema.kind.unsupported_did_you_mean_fix", name=close[0], supported=_supported())
+            if close
+            else Msg("schema.kind.unsupported_fix", supported=_supported())
+        )
+        return "kind", Msg("schema.kind.unsupported", kind=m.kind), fix
+    if not m.api_version:
+        return (
+            "apiVersion",
+            Msg("schema.kind.missing_api_version"),
+            Msg("schema.kind.missing_api_version_fix", api_version=SUPPORTED_KINDS[m.kind][0]),
+        )
+    if m.api_version not in SUPPORTED_KINDS[m.kind]:
+        return (
+            "apiVersion",
+            Msg("schema.kind.api_version_unsupported", api_version=m.api_version, kind=m.kind),
+            Msg(
+                "schema.kind.api_version_unsupported_fix",
+                api_version=SUPPORTED_KINDS[m.kind][0],
+                supported=_supported(),
+            ),
+        )
+    return None
 
 
 def validate_manifest(m: Manifest) -> list[Problem]:

@@ -17,34 +17,72 @@ from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
+from lablib.i18n import Msg
 from lablib.manifests._limits import MAX_ALIAS_NODES, MAX_DEPTH, MAX_ITEMS
-from lablib.manifests._problem import Problem
+from lablib.manifests._problem import Problem, Severity
 
 __all__ = ["Document", "InputLimit", "child_path", "load_bounded", "parse_yaml"]
 
-#: Look-alike characters -> (their description, the ASCII character YAML needs).
+# Named, not written in the Problem(...) calls: tests/i18n/test_student_text.py reads every string literal
+# given to Problem(...) as a possible English sentence.
+ERROR: Severity = "error"
+WARNING: Severity = "warning"
+
+#: Look-alike characters -> (their description, a Msg: "a full-width colon"; the ASCII character YAML needs).
 FULL_WIDTH: dict[str, tuple[str, str]] = {
-    "\uff1a": ("a full-width colon", ":"),
-    "\uff0c": ("a full-width comma", ","),
-    "\u3001": ("an ideographic comma", ","),
-    "\u3000": ("a full-width space", " "),
-    "\uff1b": ("a full-width semicolon", ";"),
-    "\uff0d": ("a full-width hyphen-minus", "-"),
-    "\uff03": ("a full-width number sign", "#"),
-    "\uff3b": ("a full-width left bracket", "["),
-    "\uff3d": ("a full-width right bracket", "]"),
-    "\uff5b": ("a full-width left brace", "{"),
-    "\uff5d": ("a full-width right brace", "}"),
-    "\uff5c": ("a full-width vertical line", "|"),
-    "\uff1e": ("a full-width greater-than sign", ">"),
-    "\uff0e": ("a full-width full stop", "."),
-    "\uff02": ("a full-width quotation mark", '"'),
-    "\uff07": ("a full-width apostrophe", "'"),
-    "\u201c": ("a curly quote", '"'),
-    "\u201d": ("a curly quote", '"'),
-    "\u2018": ("a curly quote", "'"),
-    "\u2019": ("a curly quote", "'"),
+    "\uff1a": (Msg("manifests.yaml.char.full_width_colon"), ":"),
+    "\uff0c": (Msg("manifests.yaml.char.full_width_comma"), ","),
+    "\u3001": (Msg("manifests.yaml.char.ideographic_comma"), ","),
+    "\u3000": (Msg("manifests.yaml.char.full_width_space"), " "),
+    "\uff1b": (Msg("manifests.yaml.char.full_width_semicolon"), ";"),
+    "\uff0d": (Msg("manifests.yaml.char.full_width_hyphen"), "-"),
+    "\uff03": (Msg("manifests.yaml.char.full_width_number_sign"), "#"),
+    "\uff3b": (Msg("manifests.yaml.char.full_width_left_bracket"), "["),
+    "\uff3d": (Msg("manifests.yaml.char.full_width_right_bracket"), "]"),
+    "\uff5b": (Msg("manifests.yaml.char.full_width_left_brace"), "{"),
+    "\uff5d": (Msg("manifests.yaml.char.full_width_right_brace"), "}"),
+    "\uff5c": (Msg("manifests.yaml.char.full_width_vertical_line"), "|"),
+    "\uff1e": (Msg("manifests.yaml.char.full_width_greater_than"), ">"),
+    "\uff0e": (Msg("manifests.yaml.char.full_width_full_stop"), "."),
+    "\uff02": (Msg("manifests.yaml.char.full_width_quotation_mark"), '"'),
+    "\uff07": (Msg("manifests.yaml.char.full_width_apostrophe"), "'"),
+    "\u201c": (Msg("manifests.yaml.char.curly_quote"), '"'),
+    "\u201d": (Msg("manifests.yaml.char.curly_quote"), '"'),
+    "\u2018": (Msg("manifests.yaml.char.curly_quote"), "'"),
+    "\u2019": (Msg("manifests.yaml.char.curly_quote"), "'"),
 }
+
+#: The parser's own words (libyaml's and PyYAML's, in English) -> the same words as a Msg, so that a notebook
+#: says them in its language; words not listed here are shown as the parser wrote them.
+PARSER_WORDS: dict[str, str] = {
+    "mapping values are not allowed in this context": Msg("manifests.yaml.parser.mapping_values"),
+    "found character that cannot start any token": Msg("manifests.yaml.parser.cannot_start_token"),
+    "could not find expected ':'": Msg("manifests.yaml.parser.expected_colon"),
+    "found a tab character that violates indentation": Msg("manifests.yaml.parser.tab_indentation"),
+    "found unexpected end of stream": Msg("manifests.yaml.parser.unexpected_end"),
+    "found unknown escape character": Msg("manifests.yaml.parser.unknown_escape"),
+    "block sequence entries are not allowed in this context": Msg("manifests.yaml.parser.sequence_entries"),
+    "did not find expected alphabetic or numeric character": Msg("manifests.yaml.parser.expected_alnum"),
+    "did not find expected comment or line break": Msg("manifests.yaml.parser.expected_line_break"),
+    "did not find expected key": Msg("manifests.yaml.parser.expected_key"),
+    "did not find expected node content": Msg("manifests.yaml.parser.expected_node"),
+    "did not find expected '-' indicator": Msg("manifests.yaml.parser.expected_dash"),
+    "did not find expected ',' or ']'": Msg("manifests.yaml.parser.expected_bracket"),
+    "did not find expected ',' or '}'": Msg("manifests.yaml.parser.expected_brace"),
+    "while scanning a simple key": Msg("manifests.yaml.parser.while_simple_key"),
+    "while scanning for the next token": Msg("manifests.yaml.parser.while_next_token"),
+    "while parsing a block mapping": Msg("manifests.yaml.parser.while_block_mapping"),
+    "while parsing a block collection": Msg("manifests.yaml.parser.while_block_collection"),
+    "while parsing a block node": Msg("manifests.yaml.parser.while_block_node"),
+    "while parsing a flow sequence": Msg("manifests.yaml.parser.while_flow_sequence"),
+    "while parsing a flow mapping": Msg("manifests.yaml.parser.while_flow_mapping"),
+    "while parsing a flow node": Msg("manifests.yaml.parser.while_flow_node"),
+    "while scanning a quoted scalar": Msg("manifests.yaml.parser.while_quoted_scalar"),
+    "while scanning a plain scalar": Msg("manifests.yaml.parser.while_plain_scalar"),
+    "while scanning an alias": Msg("manifests.yaml.parser.while_alias"),
+    "while scanning an anchor": Msg("manifests.yaml.parser.while_anchor"),
+}
+_UNKNOWN_TAG = re.compile(r"could not determine a constructor for the tag '(.*)'", re.DOTALL)
 
 _SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _BOOK_LINE_NUMBER = re.compile(r"^\s*(\d+)(?:\s|$)")
@@ -73,7 +111,8 @@ def child_path(parent: str, key: object) -> str:
 
 
 class InputLimit(Exception):
-    """Input past one of the caps of ``_limits``: a Problem at ``line`` (1-based) with its fix."""
+    """Input past one of the caps of ``_limits``: a Problem at ``line`` (1-based) with its fix (``message``
+    and ``fix`` are Msgs: pass them on as they are, or as a value of another Msg)."""
 
     def __init__(self, line: int, message: str, fix: str) -> None:
         super().__init__(message)
@@ -90,9 +129,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 def _too_deep(line: int) -> InputLimit:
     return InputLimit(
-        line,
-        f"the YAML nests more than {MAX_DEPTH} levels deep; a Kubernetes or Istio object nests about 10",
-        "check the brackets and the indentation: a block is probably under the wrong key",
+        line, Msg("manifests.yaml.too_deep", depth=MAX_DEPTH), Msg("manifests.yaml.too_deep_fix")
     )
 
 
@@ -136,11 +173,12 @@ class _BoundedLoader(Composer, SafeConstructor, Resolver, *_EVENTS):  # type: ig
         event = self.peek_event()
         line = event.start_mark.line + 1
         if parent is not None and len(parent.value) >= MAX_ITEMS:  # items composed so far, before this one
-            what = "mapping" if isinstance(parent, MappingNode) else "list"
+            is_map = isinstance(parent, MappingNode)
+            what = Msg("manifests.yaml.mapping") if is_map else Msg("manifests.yaml.list")
             raise InputLimit(
                 line,
-                f"a {what} with more than {MAX_ITEMS} items; the lab's objects have a few dozen at most",
-                "split the objects into smaller ones, or check that the YAML is what you meant",
+                Msg("manifests.yaml.too_many_items", what=what, most=MAX_ITEMS),
+                Msg("manifests.yaml.too_many_items_fix"),
             )
         if isinstance(event, AliasEvent):
             target = self.anchors.get(event.anchor)
@@ -148,16 +186,15 @@ class _BoundedLoader(Composer, SafeConstructor, Resolver, *_EVENTS):  # type: ig
                 if id(target) not in self._sizes:
                     raise InputLimit(
                         line,
-                        f"alias *{event.anchor} refers to the block that contains it, which never ends",
-                        f"copy the values instead of using *{event.anchor} inside &{event.anchor}",
+                        Msg("manifests.yaml.alias_loop", anchor=event.anchor),
+                        Msg("manifests.yaml.alias_loop_fix", anchor=event.anchor),
                     )
                 self._copied += self._sizes[id(target)]
                 if self._copied > MAX_ALIAS_NODES:
                     raise InputLimit(
                         line,
-                        f"aliases copy more than {MAX_ALIAS_NODES} values in this file (a YAML "
-                        "'billion laughs' bomb); the lab refuses it before expanding it",
-                        "write the values out instead of nesting aliases (&name / *name)",
+                        Msg("manifests.yaml.alias_bomb", most=MAX_ALIAS_NODES),
+                        Msg("manifests.yaml.alias_bomb_fix"),
                     )
             return super().compose_node(parent, index)  # type: ignore[no-any-return]
         if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
@@ -183,8 +220,10 @@ class _BoundedLoader(Composer, SafeConstructor, Resolver, *_EVENTS):  # type: ig
             return super().construct_object(node, deep)
         except (ValueError, OverflowError, TypeError) as exc:
             # int("1" * 5000) (Python's digit limit), a date like 2001-13-45: positioned, not a traceback.
-            why = "a number too long to read" if "digits" in str(exc) else str(exc)
-            raise ConstructorError(None, None, f"cannot read this value ({why})", node.start_mark) from exc
+            # Python's own words otherwise ("month must be in 1..12"), as a value
+            why = Msg("manifests.yaml.number_too_long") if "digits" in str(exc) else str(exc)
+            problem = Msg("manifests.yaml.cannot_read_value", why=why)
+            raise ConstructorError(None, None, problem, node.start_mark) from exc
 
 
 def load_bounded(text: str) -> Any:
@@ -222,10 +261,10 @@ def parse_yaml(text: str, file: str) -> tuple[list[Document], list[Problem]]:
             _walk(node, "", doc.positions, problems, file)
             documents.append(doc)
     except InputLimit as exc:
-        return [], [Problem("error", file, exc.line, exc.message, fix=exc.fix)]
+        return [], [Problem(ERROR, file, exc.line, exc.message, fix=exc.fix)]
     except yaml.YAMLError as exc:
         if limit := _libyaml_limit(exc):
-            return [], [Problem("error", file, limit.line, limit.message, fix=limit.fix)]
+            return [], [Problem(ERROR, file, limit.line, limit.message, fix=limit.fix)]
         syntax_error = exc
         documents = []
     finally:
@@ -248,13 +287,11 @@ def _walk(node: Node, path: str, positions: dict[str, int], problems: list[Probl
             if key_node.value in seen:
                 problems.append(
                     Problem(
-                        "error",
+                        ERROR,
                         file,
                         line,
-                        f"duplicate key '{key_node.value}' (first on line "
-                        f"{seen[key_node.value]}); YAML keeps only the last one and Kubernetes rejects "
-                        "the file",
-                        fix="remove one of the two",
+                        Msg("manifests.yaml.duplicate_key", key=key_node.value, first=seen[key_node.value]),
+                        fix=Msg("manifests.yaml.duplicate_key_fix"),
                         path=child,
                     )
                 )
@@ -313,24 +350,23 @@ def _scan_full_width(text: str, file: str, *, strict: bool) -> list[Problem]:
                 continue
             reported.add(ch)
             what, ascii_char = FULL_WIDTH[ch]
-            need = "': ' (an ASCII colon and a space)" if ascii_char == ":" else f"'{ascii_char}'"
+            need = Msg("manifests.yaml.ascii_colon") if ascii_char == ":" else f"'{ascii_char}'"
             in_flow = any(c in "[{" and not q for k, c, q in chars if k < col)
             structural = strict or key_end == -1 or col < key_end or in_flow
-            message = (
-                f"line {number} uses {what} '{ch}' (U+{ord(ch):04X}); YAML needs the ASCII '{ascii_char}'"
-            )
+            said = {"line": number, "what": what, "char": ch, "code": ord(ch), "ascii": ascii_char}
             if structural:
                 problems.append(
-                    Problem("error", file, number, message, fix=f"replace '{ch}' with {need}", column=col + 1)
+                    Problem(ERROR, file, number, Msg("manifests.yaml.full_width", **said),
+                            fix=Msg("manifests.yaml.full_width_fix", char=ch, need=need), column=col + 1)
                 )
             else:
                 problems.append(
                     Problem(
-                        "warning",
+                        WARNING,
                         file,
                         number,
-                        message + " if this is punctuation",
-                        fix=f"replace '{ch}' with {need}, or quote the value if it is text",
+                        Msg("manifests.yaml.full_width_maybe", **said),
+                        fix=Msg("manifests.yaml.full_width_maybe_fix", char=ch, need=need),
                         column=col + 1,
                     )
                 )
@@ -352,13 +388,25 @@ def _scan_book_line_numbers(text: str, file: str) -> list[Problem]:
     first = lines[0][0]
     return [
         Problem(
-            "error",
+            ERROR,
             file,
             first,
-            "the lines start with numbers (1, 2, 3, …): the listing was copied with the book's line numbers",
-            fix="delete the number at the start of every line",
+            Msg("manifests.yaml.book_line_numbers"),
+            fix=Msg("manifests.yaml.book_line_numbers_fix"),
         )
     ]
+
+
+def _parser_words(text: str | None) -> str | None:
+    """What the parser said, as a Msg when it is one of its usual sentences (PARSER_WORDS, an unknown tag);
+    else its own words as they are (and our Msg from construct_object stays one)."""
+    if text is None or hasattr(text, "in_lang"):
+        return text
+    if text in PARSER_WORDS:
+        return PARSER_WORDS[text]
+    if m := _UNKNOWN_TAG.fullmatch(text):
+        return Msg("manifests.yaml.parser.unknown_tag", tag=m.group(1))
+    return text
 
 
 def _syntax_problem(exc: yaml.YAMLError, text: str, file: str, found: list[Problem]) -> Problem:
@@ -367,25 +415,28 @@ def _syntax_problem(exc: yaml.YAMLError, text: str, file: str, found: list[Probl
     column = mark.column + 1 if mark is not None else None
     what = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
-    message = f"invalid YAML: {what}" + (f" ({context})" if context else "")
-    if column is not None:
-        message += f" at line {line}, column {column}"
+    at = Msg("manifests.yaml.invalid_at", line=line, column=column) if column is not None else ""
+    if context:
+        message = Msg("manifests.yaml.invalid_while", what=_parser_words(what),
+                      context=_parser_words(context), at=at)
+    else:
+        message = Msg("manifests.yaml.invalid", what=_parser_words(what), at=at)
     lines = text.splitlines()
     bad = lines[line - 1] if 0 < line <= len(lines) else ""
     if any(p.is_error and p.column is not None for p in found):
         first = next(p for p in found if p.is_error and p.column is not None)
-        fix = f"fix the full-width punctuation reported on line {first.line} first; it is the likely cause"
+        fix = Msg("manifests.yaml.fix_full_width_first", line=first.line)
     elif any(p.is_error for p in found):
-        fix = "fix the problems reported above first; they are the likely cause"
-    elif what.startswith("cannot read this value"):
-        fix = "quote the value if it is text; otherwise write a valid number or date"
+        fix = Msg("manifests.yaml.fix_problems_first")
+    elif getattr(what, "key", "") == "manifests.yaml.cannot_read_value":
+        fix = Msg("manifests.yaml.fix_value")
     elif "\t" in bad[: len(bad) - len(bad.lstrip())] or "'\\t'" in what:
-        fix = "indent with spaces, not tabs"
+        fix = Msg("manifests.yaml.fix_tabs")
     elif glued := next(
         (n for n in range(min(line, len(lines)), 0, -1) if _NO_SPACE_AFTER_COLON.match(lines[n - 1])), None
     ):
         key = lines[glued - 1].strip().split(":", 1)[0].lstrip("- ")
-        fix = f"line {glued} needs a space after '{key}:' (YAML reads 'key:value' as one string)"
+        fix = Msg("manifests.yaml.fix_glued", line=glued, key=key)
     else:
-        fix = "check the indentation and that every 'key: value' has a space after the colon"
-    return Problem("error", file, line, message, fix=fix, column=column)
+        fix = Msg("manifests.yaml.fix_generic")
+    return Problem(ERROR, file, line, message, fix=fix, column=column)

@@ -24,6 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from lablib._exceptions import BackendError
 from lablib._types import PathLike
+from lablib.i18n import Msg
 from lablib.translate.tls import spiffe_id
 
 __all__ = ["ROOT_TTL", "WORKLOAD_TTL", "LabCA", "WorkloadCertificate"]
@@ -122,7 +123,7 @@ class LabCA:
                 out.write(key)
             (d / CA_CERT_FILE).write_text(self.root_pem)
         except OSError as exc:
-            raise BackendError(f"could not save the lab CA in {d}: {exc.strerror or exc}") from exc
+            raise BackendError(Msg("mtls.ca.save_failed", dir=str(d), why=str(exc.strerror or exc))) from exc
 
     @classmethod
     def load(cls, directory: PathLike, trust_domain: str = "cluster.local") -> LabCA:
@@ -132,10 +133,9 @@ class LabCA:
             key = serialization.load_pem_private_key((d / CA_KEY_FILE).read_bytes(), password=None)
             root = x509.load_pem_x509_certificate((d / CA_CERT_FILE).read_bytes())
         except (OSError, ValueError) as exc:
-            raise BackendError(f"could not read the lab CA in {d}: {exc}; clean the lab up "
-                               "(`python -m lablib cleanup`) and start it again") from exc
+            raise BackendError(Msg("mtls.ca.read_failed", dir=str(d), error=str(exc))) from exc
         if not isinstance(key, rsa.RSAPrivateKey):
-            raise BackendError(f"the lab CA key in {d} is not an RSA key; clean the lab up and start again")
+            raise BackendError(Msg("mtls.ca.not_rsa", dir=str(d)))
         return cls(key, root, trust_domain)
 
     @property

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lablib._exceptions import BackendError
 from lablib._types import JSONDict, PathLike
+from lablib.i18n import Msg
 from lablib.mtls.ca import LabCA, WorkloadCertificate
 from lablib.translate.tls import SDS_DEFAULT, SDS_ROOT, file_secrets
 
@@ -74,5 +75,6 @@ def write_sidecar_secrets(directory: PathLike, ca: LabCA, cert: WorkloadCertific
             ),
         )
     except OSError as exc:
-        raise BackendError(f"could not write the mTLS secrets to {directory}: {exc.strerror or exc}") from exc
+        raise BackendError(Msg("mtls.sds.write_failed", dir=str(directory), why=str(exc.strerror or exc))
+                           ) from exc
     return files

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lablib.i18n import Msg
+from lablib.outlier.rule import ParameterError
 from lablib.outlier.timeline import CodeSample, HostSample, Mark, StatSample, Timeline
 
 if TYPE_CHECKING:
@@ -195,7 +197,7 @@ class LoadRunner:
     def __init__(self, lab: Lab, observer: Observer, *, url: str = DEFAULT_URL, qps: float = 40.0,
                  connections: int = 2, slice_s: float = 0.5, extra_args: str = "") -> None:
         if qps <= 0:
-            raise ValueError(f"qps must be > 0 (paced load), got {qps!r}")
+            raise ParameterError(Msg("outlier.observer.qps", qps=qps))
         self.lab, self.observer, self.url = lab, observer, url
         self.qps, self.connections, self.slice_s = float(qps), int(connections), float(slice_s)
         self.extra_args = extra_args

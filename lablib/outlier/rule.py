@@ -16,8 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lablib._exceptions import ParameterError
 from lablib._types import JSONDict, PathLike
-from lablib.i18n import t
+from lablib.i18n import Msg, t
 from lablib.manifests.builder import NETWORKING_API_VERSION, build_destination_rule, write_manifest
 from lablib.translate import apply_outlier_detection, defaults
 
@@ -25,6 +26,7 @@ __all__ = [
     "LAB",
     "SEED",
     "OutlierSettings",
+    "ParameterError",
     "destination_rule",
     "effective_envoy",
     "seconds",
@@ -43,7 +45,7 @@ def seconds(duration: str | float) -> float:
         return float(duration)
     m = _DURATION.match(str(duration).strip())
     if not m:
-        raise ValueError(f"{duration!r} is not a duration like '1s', '15s', '3m' or '500ms'")
+        raise ParameterError(Msg("outlier.rule.duration", duration=duration))
     return float(m.group(1)) * _UNIT_S[m.group(2)]
 
 
@@ -74,11 +76,11 @@ class OutlierSettings:
         for name in ("consecutive_5xx_errors", "consecutive_gateway_errors", "consecutive_errors"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 0):
-                raise ValueError(f"{name} must be a whole number >= 0, got {v!r}")
+                raise ParameterError(Msg("outlier.rule.count", name=name, value=v))
         for name in ("max_ejection_percent", "min_health_percent"):
             v = getattr(self, name)
             if v is not None and not (isinstance(v, int) and 0 <= v <= 100):
-                raise ValueError(f"{name} must be a whole number 0-100, got {v!r}")
+                raise ParameterError(Msg("outlier.rule.percent", name=name, value=v))
         seconds(self.interval)
         seconds(self.base_ejection_time)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 import plotly.graph_objects as go
-from IPython.display import display
+from IPython.display import HTML, display
 
 from lablib._types import PathLike
 from lablib.i18n import check_lang, t
@@ -21,6 +21,7 @@ from lablib.outlier.experiment import Fault, experiment, host_names, stop_after
 from lablib.outlier.plots import timeline_figure
 from lablib.outlier.rule import LAB, OutlierSettings
 from lablib.outlier.timeline import Timeline
+from lablib.viz.widgets import error_html
 
 if TYPE_CHECKING:
     from lablib.lab import Lab
@@ -70,7 +71,7 @@ class Explorer:
         self.figure = w.Box()
         self.output = w.Output()
         self.last: Timeline | None = None
-        self.button.on_click(lambda _: self.run())
+        self.button.on_click(lambda _: self._on_run())
 
     # -- what the sliders say -------------------------------------------------------------------------------
     def settings(self) -> OutlierSettings:
@@ -107,6 +108,13 @@ class Explorer:
             return tl
         finally:
             self.button.disabled = False
+
+    def _on_run(self) -> None:
+        try:
+            self.run()
+        except Exception as exc:  # a cell-less callback has nowhere else to show the error
+            self.output.outputs = ()
+            self.output.append_display_data(HTML(error_html(exc, self.lang)))
 
     def checks(self, tl: Timeline) -> list[checks.Check]:
         """The checks that apply to this slider setting."""

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from lablib._exceptions import LabError
+from lablib.i18n import Msg
 
 __all__ = ["PROXY_CONFIG_ANNOTATION", "proxy_concurrency", "sidecar_workers"]
 
@@ -34,14 +35,14 @@ def proxy_concurrency(annotations: Mapping[str, Any] | None) -> int | None:
     try:
         config = yaml.safe_load(str(text))
     except yaml.YAMLError as exc:
-        raise LabError(f"annotation {PROXY_CONFIG_ANNOTATION} is not a ProxyConfig in YAML: {exc}; "
-                       "fix it, e.g. 'concurrency: 1'") from None
+        raise LabError(Msg("translate.proxy_config.not_yaml", annotation=PROXY_CONFIG_ANNOTATION,
+                           error=str(exc))) from None
     if not isinstance(config, Mapping) or "concurrency" not in config:
         return None
     value = config["concurrency"]
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise LabError(f"annotation {PROXY_CONFIG_ANNOTATION}: concurrency must be a whole number >= 0 "
-                       f"(0: all cores), got {value!r}")
+        raise LabError(Msg("translate.proxy_config.concurrency", annotation=PROXY_CONFIG_ANNOTATION,
+                           value=value))
     return value
 
 

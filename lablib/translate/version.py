@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from lablib.i18n import Msg
 from lablib.translate.defaults import ISTIO_VERSION
 
 __all__ = ["CHANGES", "ISTIO_VERSION", "VersionChange", "istiod_version_warning", "parse_minor"]
@@ -41,67 +42,65 @@ class VersionChange:
 CHANGES: Final[tuple[VersionChange, ...]] = (
     VersionChange(
         "1.1",
-        "default route retries",
-        "no retry policy on a route without VirtualService retries",
-        "2 retries on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, "
-        "previous_hosts predicate, host_selection_retry_max_attempts 5",
+        Msg("translate.version.v1_1.field"),
+        Msg("translate.version.v1_1.before"),
+        Msg("translate.version.v1_1.now"),
         "istio/istio#10566; route/retry/retry.go DefaultPolicy",
     ),
     VersionChange(
         "1.4",
-        "default circuit breakers (no DestinationRule)",
-        "Envoy's 1024 connections / 1024 pending / 1024 requests / 3 retries",
-        "2^32-1 on all four DEFAULT-priority thresholds of every outbound cluster",
+        Msg("translate.version.v1_4.field"),
+        Msg("translate.version.v1_4.before"),
+        Msg("translate.version.v1_4.now"),
         "istio/istio#17346 (release-1.4); cluster_traffic_policy.go getDefaultCircuitBreakerThresholds",
     ),
     VersionChange(
         "1.7",
         "outlierDetection.consecutiveErrors",
-        "N > 0 -> consecutive_gateway_failure N enforced 100%, consecutive_5xx not enforced "
-        "(only 502/503/504 ejected)",
-        "ignored (validation warns): Envoy's default consecutive_5xx 5 enforced 100% applies",
+        Msg("translate.version.v1_7.before"),
+        Msg("translate.version.v1_7.now"),
         "commit a291ab60276 'Stop using OutlierDetection.ConsecutiveErrors'; validation.go",
     ),
     VersionChange(
         "1.10",
         "circuit_breakers.thresholds[0].track_remaining",
-        "false (no remaining_* gauges)",
-        "true: Envoy emits the remaining_* gauges",
+        Msg("translate.version.v1_10.before"),
+        Msg("translate.version.v1_10.now"),
         "commit a49a2fa6140; cluster_traffic_policy.go getDefaultCircuitBreakerThresholds",
     ),
     VersionChange(
         "1.24",
-        "default route retries on 503",
-        "retriable_status_codes [503]: an application 503 was retried twice",
-        "no retriable status codes: 503s are not retried (EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY=true)",
+        Msg("translate.version.v1_24.field"),
+        Msg("translate.version.v1_24.before"),
+        Msg("translate.version.v1_24.now"),
         "istio/istio#50506; Istio 1.24 release notes; pilot/pkg/features",
     ),
     VersionChange(
         "1.27",
         "trafficPolicy.retryBudget",
-        "no retry budget (max_retries only)",
-        "thresholds[0].retry_budget {budget_percent, min_retry_concurrency}, which overrides max_retries",
+        Msg("translate.version.v1_27.before"),
+        Msg("translate.version.v1_27.now"),
         "commit cef716e3b83; istio/api#3512; cluster_traffic_policy.go applyRetryBudget",
     ),
     VersionChange(
         "1.28",
-        "connectionPool.http.maxConcurrentStreams with h2UpgradePolicy UPGRADE",
-        "dropped: the pool was applied before the upgrade made the cluster HTTP/2",
-        "http2_protocol_options.max_concurrent_streams set: the upgrade runs first",
+        Msg("translate.version.v1_28.field"),
+        Msg("translate.version.v1_28.before"),
+        Msg("translate.version.v1_28.now"),
         "istio/istio#57569 (issue #57583); cluster_traffic_policy.go applyTrafficPolicy",
     ),
     VersionChange(
         "1.29",
         "circuit_breakers.thresholds[0].track_remaining",
         "true (1.10-1.28)",
-        "false unless DISABLE_TRACK_REMAINING_CB_METRICS=false; translate(track_remaining=True) restores it",
+        Msg("translate.version.v1_29.now"),
         "commit 615dea44101; pilot/pkg/features/pilot.go",
     ),
     VersionChange(
         "1.30",
-        "trafficPolicy.retryBudget without percent",
-        "budget_percent 0.2, which Envoy's 0-100 Percent reads as 0.2% (1.27-1.29)",
-        "budget_percent 20.0 (20%), as the API documents",
+        Msg("translate.version.v1_30.field"),
+        Msg("translate.version.v1_30.before"),
+        Msg("translate.version.v1_30.now"),
         "istio/istio#59505 fixing #59504; cluster_traffic_policy.go applyRetryBudget",
     ),
 )
@@ -121,29 +120,28 @@ def _minor(version: str) -> tuple[int, int]:
     return minor
 
 
-def istiod_version_warning(reported: str | None) -> str | None:
+def istiod_version_warning(reported: str | None) -> Msg | None:
     """A warning when istiod's version is not the release the translator follows; ``None`` when it is.
 
     Compares major.minor only (patch releases do not change these behaviours) and lists the rows of
     :data:`CHANGES` that differ between the two releases, so the student knows which shown fields may differ
-    from what the sidecars really run.
+    from what the sidecars really run. A ``Msg``: English as a ``str``, ``render(warning, "zh")`` in Chinese.
     """
     pinned = _minor(ISTIO_VERSION)
     got = parse_minor(reported or "")
     if got is None or reported is None:
-        return (
-            f"could not read istiod's version ({reported!r}); the lab shows what Istio {ISTIO_VERSION} "
-            "would configure, which may differ from what this cluster's sidecars run"
-        )
+        return Msg("translate.version.unreadable", reported=reported, version=ISTIO_VERSION)
     if got == pinned:
         return None
     low, high = min(got, pinned), max(got, pinned)
     differing = [c for c in CHANGES if low < _minor(c.since) <= high]
-    who = "this cluster's sidecars lack" if got < pinned else "the lab does not know"
-    head = f"istiod is {reported.strip()} but the lab translates as Istio {ISTIO_VERSION}: {who} "
+    who = Msg("translate.version.cluster_lacks") if got < pinned else Msg("translate.version.lab_unaware")
     if not differing:
-        return head + "changes between the two; the shown configuration may differ from what runs"
-    lines = [head + "these changes:"]
-    lines += [f"  - Istio {c.since}: {c.field}: {c.now} (before: {c.before})" for c in differing]
-    lines.append(f"Install Istio {ISTIO_VERSION} to run the configuration the lab shows.")
-    return "\n".join(lines)
+        return Msg("translate.version.no_changes", reported=reported.strip(), version=ISTIO_VERSION, who=who)
+    # One line per change, each holding the lines after it (a Msg renders its values in the same language).
+    lines = Msg("translate.version.install", version=ISTIO_VERSION)
+    for c in reversed(differing):
+        lines = Msg("translate.version.change", since=c.since, field=c.field, now=c.now, before=c.before,
+                    more=lines)
+    return Msg("translate.version.changes", reported=reported.strip(), version=ISTIO_VERSION, who=who,
+               changes=lines)

@@ -11,6 +11,7 @@ from lablib.viz.book import BOOK_LABEL, BOOK_RUNS, MANIFESTS, book_points
 from lablib.viz.checks import Check
 from lablib.viz.explain import why_more_than_limit, why_per_cluster, why_queueing, why_sockets, why_varies
 from lablib.viz.knobs import SEED_KNOBS, BreakerKnobs, destination_rule, write_destination_rule
+from lablib.viz.language import error_text, set_language
 from lablib.viz.plots import (
     TheoryOverlay,
     add_point,
@@ -55,6 +56,7 @@ __all__ = [
     "comparison_table",
     "counters_figure",
     "destination_rule",
+    "error_text",
     "fortio_args",
     "knob_limits",
     "knob_theory",
@@ -65,6 +67,7 @@ __all__ = [
     "overlay_for_config",
     "progress_bar",
     "run_point",
+    "set_language",
     "share_figure",
     "side_by_side",
     "sweep",

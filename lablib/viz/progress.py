@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as w
+
+from lablib.i18n import DEFAULT_LANG, check_lang, render
 
 __all__ = ["ProgressBar", "progress_bar"]
 
 
 class ProgressBar:
-    """Shows ``done/total`` and the last message; pass it as ``progress=`` to ``Lab`` calls and ``sweep``."""
+    """Shows ``done/total`` and the last message; pass it as ``progress=`` to ``Lab`` calls and ``sweep``.
 
-    def __init__(self, title: str = "") -> None:
+    Messages (``lablib.i18n.Msg`` from the backends) are shown in ``lang``; ``messages`` keeps them as given.
+    """
+
+    def __init__(self, title: str = "", *, lang: str = DEFAULT_LANG) -> None:
         self.title = title
+        self.lang = check_lang(lang)
         self.bar = w.IntProgress(
             value=0,
             min=0,
@@ -29,9 +37,13 @@ class ProgressBar:
         self.bar.value = min(int(done), self.bar.max)
         if message:
             self.messages.append(message)
-            self.label.value = f"<span style='font-family:monospace'>{message}</span>"
+            self.label.value = f"<span style='font-family:monospace'>{html.escape(self.text(message))}</span>"
         if total and done >= total:
             self.bar.bar_style = "success"
+
+    def text(self, message: str) -> str:
+        """``message`` as the bar shows it: in the bar's language."""
+        return render(message, self.lang)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -39,9 +51,9 @@ class ProgressBar:
         display(self.widget)
 
 
-def progress_bar(title: str = "") -> ProgressBar:
+def progress_bar(title: str = "", *, lang: str = DEFAULT_LANG) -> ProgressBar:
     """A ``ProgressBar``, displayed at once in a notebook cell (so it shows while the cell runs)."""
-    bar = ProgressBar(title)
+    bar = ProgressBar(title, lang=lang)
     try:
         from IPython import get_ipython
 

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lablib.i18n import t
+from lablib._exceptions import LabError
+from lablib.i18n import Msg, t
 
 if TYPE_CHECKING:
     from lablib.lab import Lab
@@ -179,6 +180,18 @@ def run_point(
     return RunPoint(label, concurrency, result, overflows, repeat, output=text.getvalue())
 
 
+def check_runs(concurrencies: Sequence[int], repeats: int = 1) -> None:
+    """A ``LabError`` in the notebook's language when a parameters cell asks for no run: no ``-c`` value, a
+    ``-c`` below 1 or ``repeats`` below 1 (raised before anything runs, instead of an empty plot later)."""
+    if not concurrencies:
+        raise LabError(Msg("viz.err.no_concurrency"))
+    bad = [c for c in concurrencies if c < 1]
+    if bad:
+        raise LabError(Msg("viz.err.concurrency", bad=[str(c) for c in bad]))
+    if repeats < 1:
+        raise LabError(Msg("viz.err.repeats", repeats=repeats))
+
+
 def sweep(
     lab: Lab,
     label: str,
@@ -195,7 +208,8 @@ def sweep(
 
     ``progress`` gets a message per run, in ``lang``.
     """
-
+    concurrencies = list(concurrencies)
+    check_runs(concurrencies, repeats)
     plan = [(c, r) for c in concurrencies for r in range(repeats)]
     points: list[RunPoint] = []
     for i, (c, r) in enumerate(plan):

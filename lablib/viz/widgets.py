@@ -9,24 +9,33 @@ thread, so the progress bar and plot updates are ordinary widget messages (no ba
 
 from __future__ import annotations
 
+import html
 import shutil
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from lablib.i18n import check_lang, t
+from lablib.i18n import check_lang, render, t
 from lablib.viz.knobs import SEED_KNOBS, BreakerKnobs, write_destination_rule
+from lablib.viz.language import error_text
 from lablib.viz.plots import TheoryOverlay, add_point, share_figure, update_theory
 from lablib.viz.runs import RunPoint, run_point
 
 if TYPE_CHECKING:
     from lablib.lab import Lab
 
-__all__ = ["BreakerExplorer"]
+__all__ = ["BreakerExplorer", "error_html"]
 
 _STYLE = {"description_width": "190px"}
 _LAYOUT = w.Layout(width="460px")
+
+
+def error_html(error: BaseException, lang: str) -> str:
+    """An error caught in an explorer's callback, for its status line: class and message in ``lang`` (a
+    ``LabError`` in the notebook's language), never a traceback."""
+    text = html.escape(error_text(error, lang)).replace("\n", "<br>")  # ValidationFailed: one problem a line
+    return f"<b class='lablib-error' style='color:#cf222e'>{text}</b>"
 
 
 def _slider(description: str, value: int, low: int, high: int, tip: str) -> w.IntSlider:
@@ -184,14 +193,14 @@ class BreakerExplorer:
     def _progress(self, done: int, total: int, message: str) -> None:
         self.progress.max = max(total, 1)
         self.progress.value = min(done, self.progress.max)
-        if message:
-            self.status.value = self._status_text(message)
+        if message:  # lablib's progress messages may be Msgs (lab.fortio's): shown in the explorer's language
+            self.status.value = self._status_text(render(message, self.lang))
 
     def _on_run(self) -> None:
         try:
             self.run()
         except Exception as exc:  # a cell-less callback has nowhere else to show the error
-            self.status.value = self._status_text(f"<b style='color:#cf222e'>{type(exc).__name__}: {exc}</b>")
+            self.status.value = self._status_text(error_html(exc, self.lang))
             self.run_button.disabled = False
 
     def apply_knobs(self) -> bool:

@@ -116,7 +116,7 @@ def test_chinese_messages_use_the_glossary_terms():
     for term, chinese in terms:
         word = re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", re.IGNORECASE)
         for key, text in en.items():
-            prose = re.sub(r"\{[^{}]*\}", "", text)  # a placeholder's name is not a word of the message
+            prose = re.sub(r"\{[^{}]*\}|`[^`]*`", "", text)  # placeholders, code: not words
             if word.search(prose) and not any(c in zh[key] for c in chinese):
                 wrong.append(f"{key}: '{term}' should be {' / '.join(chinese)} in: {zh[key]}")
     assert not wrong, "\n".join(wrong)

@@ -50,9 +50,10 @@ def _lab_error_names() -> set[str]:
 
 
 def _is_text(node: ast.AST | None) -> bool:
-    """A literal English sentence: a non-empty str constant, an f-string, or one glued or formatted."""
+    """A literal English sentence: a str constant with words (a letter and a space: not a name, severity or
+    field path such as ``spec.host``), an f-string with such a part, or one glued or formatted."""
     if isinstance(node, ast.Constant):
-        return isinstance(node.value, str) and any(c.isalpha() for c in node.value)
+        return isinstance(node.value, str) and " " in node.value and any(c.isalpha() for c in node.value)
     if isinstance(node, ast.JoinedStr):
         return any(_is_text(v) for v in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
@@ -129,6 +130,7 @@ def test_the_scan_sees_english_text(tmp_path, error_names):
         bad.write_text(
             'def f(progress, x):\n'
             '    progress(0, 1, f"starting {x}")\n'
+            '    _problem(m, "warning", "spec.host", MSG, FIX)  # a severity and a path are not sentences\n'
             '    raise LabError("no such pod " + x)\n'
             'def g(x):\n'
             '    raise LabError(Msg("lab.validation_failed", n=x))  # a Msg: fine\n'

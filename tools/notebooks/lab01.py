@@ -73,6 +73,7 @@ import lablib.viz as viz
 from lablib.i18n import t
 from lablib.lab import Lab
 
+viz.set_language(lang)  # lablib's errors and warnings in the notebook's language, without tracebacks
 M = viz.MANIFESTS  # the book's repository layout: kubernetes/, service/go/, istio/...
 CLUSTER = "outbound|80||service-go.default.svc.cluster.local"  # the Envoy cluster the route uses
 SEED, PENDING = t("lab01.label.seed", lang), "+ http1MaxPendingRequests: 10"  # the two rules' run labels
@@ -106,8 +107,8 @@ SEED, PENDING = t("lab01.label.seed", lang), "+ http1MaxPendingRequests: 10"  # 
 
 # %% id="start-fortio"
 lab = Lab(backend=backend, workers=workers, persist=persist)
-lab.apply(M / "service/go/service-go.yaml", progress=viz.progress_bar("service-go"))
-lab.apply(M / "kubernetes/fortio.yaml", progress=viz.progress_bar("fortio"))
+lab.apply(M / "service/go/service-go.yaml", progress=viz.progress_bar("service-go", lang=lang))
+lab.apply(M / "kubernetes/fortio.yaml", progress=viz.progress_bar("fortio", lang=lang))
 
 # %% [markdown] id="check-pods-up-intro"
 # **Check:** fortio's sidecar sees both service-go pods, healthy.
@@ -212,7 +213,7 @@ viz.limits_table({rule: viz.limits_for_files([*base, f], workers=workers) for ru
 
 # %% id="sweep-seed"
 seed = viz.sweep(lab, SEED, concurrency, cluster=CLUSTER, repeats=repeats, calls_per_thread=calls_per_thread,
-                 progress=viz.progress_bar(SEED), lang=lang)
+                 progress=viz.progress_bar(SEED, lang=lang), lang=lang)
 
 # %% [markdown] id="sweep-pending-intro"
 # Then the same rule with `http1MaxPendingRequests: 10`, as in the book's repository:
@@ -224,7 +225,7 @@ seed = viz.sweep(lab, SEED, concurrency, cluster=CLUSTER, repeats=repeats, calls
 lab.apply(PENDING_DR)
 pending = viz.sweep(lab, PENDING, concurrency, cluster=CLUSTER, repeats=repeats,
                     calls_per_thread=calls_per_thread, lang=lang,
-                    progress=viz.progress_bar(t("lab01.progress.pending", lang)))
+                    progress=viz.progress_bar(t("lab01.progress.pending", lang), lang=lang))
 
 # %% [markdown] id="comparison-intro"
 # **The book's numbers next to ours.** Each of our cells is the mean 503 share over the repeats, with the

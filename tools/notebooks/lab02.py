@@ -82,6 +82,9 @@ from lablib import outlier
 from lablib.i18n import t
 from lablib.lab import Lab
 from lablib.outlier import Fault, checks
+from lablib.viz import set_language
+
+set_language(lang)  # lablib's errors and warnings in the notebook's language, without tracebacks
 
 # %% id="start-lab"
 lab = Lab(backend=backend)

@@ -60,9 +60,12 @@ from pathlib import Path
 
 import lablib.viz as viz
 from lablib import limits
+from lablib.i18n import t
 from lablib.lab import Lab
 from lablib.limits import checks, plots
 from lablib.limits.widgets import LimitsExplorer
+
+viz.set_language(lang)  # lablib's errors and warnings in the notebook's language, without tracebacks
 
 # %% id="start-lab"
 lab = Lab(backend=backend, workers=workers)
@@ -114,7 +117,8 @@ viz.limits_table(by_route, lang=lang)
 
 # %% id="routes-sweep"
 routes = limits.routes_sweep(lab, list(limits.ROUTES), concurrency, repeats=repeats, lang=lang,
-                             calls_per_thread=calls_per_thread, progress=viz.progress_bar("routes"))
+                             calls_per_thread=calls_per_thread,
+                             progress=viz.progress_bar(t("lab03.progress.routes", lang), lang=lang))
 plots.routes_figure(routes, by_route, lang=lang)
 
 # %% [markdown] id="routes-where"
@@ -183,7 +187,8 @@ limits.use_route(lab, "50-50")
 
 # %% id="clients-sweep"
 clients = limits.clients_sweep(lab, client_counts, client_concurrency, directory=WORK, lang=lang,
-                               calls_per_thread=calls_per_thread, progress=viz.progress_bar("clients"))
+                               calls_per_thread=calls_per_thread,
+                               progress=viz.progress_bar(t("lab03.progress.clients", lang), lang=lang))
 pool = by_route["50-50"][0]  # one subset's pool: the same numbers land on each server sidecar
 plots.clients_figure(clients, one_client_in_flight=pool.in_flight, server_limit=pool.admitted, lang=lang)
 
@@ -230,7 +235,7 @@ lab.apply(worker_rule := limits.worker_rule(WORK))
 limits.use_route(lab, "none")
 by_workers = limits.workers_sweep(lab, worker_counts, worker_concurrency, directory=WORK, lang=lang,
                                   repeats=worker_repeats, calls_per_thread=calls_per_thread,
-                                  progress=viz.progress_bar("workers"))
+                                  progress=viz.progress_bar(t("lab03.progress.workers", lang), lang=lang))
 
 # %% id="workers-figure"
 bands = {w: limits.route_limits("none", workers=w, rule=worker_rule) for w in worker_counts}

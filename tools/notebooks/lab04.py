@@ -61,7 +61,9 @@ from lablib import reproduce
 from lablib.fortio import read_result
 from lablib.lab import Lab
 from lablib.presets import preset
-from lablib.viz import checks
+from lablib.viz import checks, set_language
+
+set_language(lang)  # lablib's errors and warnings in the notebook's language, without tracebacks
 
 # %% [markdown]
 # ## Step 1: the Istio task's environment
@@ -90,7 +92,7 @@ task = preset("istio-task")
 lab = Lab(backend="embedded", **task.lab_options())  # the client's CPUs and Envoy flags are on this machine
 lab.apply(task.service_path())
 lab.apply(task.rule_path())
-print(task.describe())
+print(task.describe(lang=lang))
 
 # %% [markdown]
 # ## Step 2: what the task published
@@ -108,7 +110,7 @@ print(task.describe())
 
 # %% id="published-task"
 published_task = read_result(task.published_file(3))
-print(published_task.summary())
+print(published_task.summary(lang=lang))
 
 # %% [markdown]
 # ## Step 3: the task on real Envoy

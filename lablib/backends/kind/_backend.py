@@ -33,6 +33,7 @@ from lablib.backends.kind._errors import _map_errors, api_message
 from lablib.backends.kind._exec import ExecResult, run_cli, run_exec
 from lablib.backends.kind._safety import KubeContext, check_context, load_context
 from lablib.backends.kind._state import State
+from lablib.i18n import Joined, Msg
 
 if TYPE_CHECKING:
     from lablib._types import PathLike
@@ -67,9 +68,7 @@ def repo_root() -> Path:
     override = os.environ.get("LABLIB_REPO")
     root = Path(override).expanduser() if override else Path(__file__).resolve().parents[3]
     if not (root / "manifests" / "kind" / "cluster.yaml").is_file():
-        raise BackendUnavailable(f"the kind backend needs the lablib checkout (manifests/kind/cluster.yaml, "
-                                 f"docker/service-go/Dockerfile) and {root} is not one; set LABLIB_REPO to "
-                                 f"the checkout's path")
+        raise BackendUnavailable(Msg("kind.backend.not_a_checkout", root=root))
     return root
 
 
@@ -78,9 +77,9 @@ def fortio_output(command: list[str], result: ExecResult) -> FortioResult:
     for a ``-curl`` run (the response text in ``raw["curl"]``), or a FortioError quoting the end of fortio's
     stderr when it failed."""
     if result.returncode != 0 or not result.stdout.strip():
-        tail = "\n".join(result.stderr.strip().splitlines()[-10:]) or "(no output)"
-        shown = " ".join(command)
-        raise FortioError(f"`{shown}` in the fortio pod exited with status {result.returncode}:\n{tail}")
+        tail = "\n".join(result.stderr.strip().splitlines()[-10:]) or Msg("kind.backend.no_output")
+        raise FortioError(Msg("kind.backend.fortio_failed", command=" ".join(command), code=result.returncode,
+                              tail=tail))
     if "-json" not in command:
         return curl_result(command[-1], result.stdout)
     from lablib.fortio import read_result
@@ -200,22 +199,22 @@ class KindBackend:
         self._warn_if_istio_is_not_the_pin(say)
         self._label_namespace(say)
         self._started = True
-        say(1, 1, f"ready: context {self.context_name}, namespace {self.namespace}")
+        say(1, 1, Msg("kind.backend.ready", context=self.context_name, namespace=self.namespace))
 
     def _start_kind(self, say: ProgressCallback) -> None:
         found = detect(require_istioctl=True)
         if not found.usable:
-            raise BackendUnavailable(found.reason + ". Or use the embedded backend: Lab(backend='embedded').")
+            raise BackendUnavailable(Msg("kind.backend.unavailable", reason=found.reason))
         steps = 5
-        say(0, steps, f"looking for kind cluster {self.name!r}")
+        say(0, steps, Msg("kind.backend.looking_for_cluster", name=self.name))
         if self.name in self._kind_clusters():
-            say(1, steps, f"reusing kind cluster {self.name!r}")
+            say(1, steps, Msg("kind.backend.reusing_cluster", name=self.name))
             with _map_errors(f"kind export kubeconfig --name {self.name}"):
                 run_cli(plan.kind_export_kubeconfig_command(self.name, self._state.kubeconfig),
                         timeout=self.timeouts["admin"])
             self._connect(say, reused=True)
         else:
-            say(1, steps, f"creating kind cluster {self.name!r} (a few minutes the first time)")
+            say(1, steps, Msg("kind.backend.creating_cluster", name=self.name))
             self._state.directory.mkdir(parents=True, exist_ok=True)
             config = repo_root() / "manifests" / "kind" / "cluster.yaml"
             with _map_errors(f"kind create cluster --name {self.name}"):
@@ -225,18 +224,19 @@ class KindBackend:
             self._state.record_created(self.name, context=self.context_name, server="",
                                        kubeconfig=str(self._state.kubeconfig))
             self._connect(say, reused=True)  # fills in the API server kind chose
-        say(2, steps, "checking Istio")
+        say(2, steps, Msg("kind.backend.checking_istio"))
         if not self._istiod_ready():
-            say(2, steps, f"installing Istio (istioctl install --set profile={self.istio_profile})")
+            say(2, steps, Msg("kind.backend.installing_istio", profile=self.istio_profile))
             with _map_errors("istioctl install"):
                 run_cli(plan.istioctl_install_command(self._state.kubeconfig, self.context_name,
                                                       profile=self.istio_profile),
                         timeout=self.timeouts["istio"], on_line=lambda line: say(2, steps, line))
-            self._wait(lambda: self._istiod_ready(), "istiod ready", self.timeouts["istio"], say)
+            self._wait(lambda: self._istiod_ready(), Msg("kind.backend.istiod_ready"), self.timeouts["istio"],
+                       say)
         if self.build_images:
-            say(3, steps, "building and loading images")
+            say(3, steps, Msg("kind.backend.building_images"))
             self._load_images(say)
-        say(4, steps, "cluster ready")
+        say(4, steps, Msg("kind.backend.cluster_ready"))
 
     def _kind_clusters(self) -> list[str]:
         with _map_errors("kind get clusters"):
@@ -244,7 +244,7 @@ class KindBackend:
         return [line.strip() for line in out.splitlines() if line.strip() and " " not in line.strip()]
 
     def _load_context(self) -> tuple[KubeContext, Any]:
-        with _map_errors(f"loading context {self.context_name}"):
+        with _map_errors(Msg("kind.backend.loading_context", context=self.context_name)):
             return load_context(self.kubeconfig, self.context_name, temp_dir=self._state.directory)
 
     def _connect(self, say: ProgressCallback, *, reused: bool = False) -> None:
@@ -260,11 +260,8 @@ class KindBackend:
             check_context(ctx, state=self._state, allow=self.allow_contexts)
         except ClusterSafetyError as exc:
             if reused and self.own_cluster:  # kind lists the cluster, the state file does not
-                raise ClusterSafetyError(
-                    f"kind cluster {self.name!r} exists but the lab has no record of creating it "
-                    f"({self._state.path}), so it will not use or delete it. Delete it with "
-                    f"`kind delete cluster --name {self.name}`, or allow it with "
-                    f"allow_contexts=[{ctx.name!r}].\n{exc}") from None
+                raise ClusterSafetyError(Msg("kind.backend.unrecorded_cluster", name=self.name,
+                                             path=self._state.path, context=ctx.name, error=exc)) from None
             raise
         self._ctx, self._api = ctx, api
         self._exec_api = client.ApiClient(configuration=api.configuration)
@@ -273,9 +270,9 @@ class KindBackend:
         # by every process, so a deleted CRD would still look served (and a new one missing).
         self._state.directory.mkdir(parents=True, exist_ok=True)
         self._discovery_dir = Path(tempfile.mkdtemp(prefix="discovery-", dir=self._state.directory))
-        with _map_errors(f"API discovery on {ctx.server}"):
+        with _map_errors(Msg("kind.backend.discovery", server=ctx.server)):
             self._dyn = dynamic.DynamicClient(api, cache_file=str(self._discovery_dir / "cache.json"))
-        say(0, 0, f"connected to {ctx.name} ({ctx.server})")
+        say(0, 0, Msg("kind.backend.connected", context=ctx.name, server=ctx.server))
 
     def _check_version(self) -> tuple[int, int]:
         """The API server's (major, minor); BackendUnavailable when it is older than MIN_KUBERNETES."""
@@ -284,23 +281,22 @@ class KindBackend:
 
         from kubernetes import client
 
-        with _map_errors(f"reading the Kubernetes version of {self.context_name} (GET /version)"):
+        with _map_errors(Msg("kind.backend.reading_version", context=self.context_name)):
             raw = client.VersionApi(self._api).get_code(_preload_content=False)
             info = json.loads(raw.data or b"{}")
         digits = [re.match(r"\d+", str(info.get(k) or "")) for k in ("major", "minor")]
         version = (int(digits[0].group()) if digits[0] else 0, int(digits[1].group()) if digits[1] else 0)
         if version < MIN_KUBERNETES:
-            raise BackendUnavailable(
-                f"context {self.context_name!r} runs Kubernetes {info.get('gitVersion', '?')}; the lab needs "
-                f"{'.'.join(map(str, MIN_KUBERNETES))} or newer (server-side apply with dry run). Create a "
-                f"newer cluster (kind >= v0.11 makes 1.21+ nodes)")
+            raise BackendUnavailable(Msg("kind.backend.too_old", context=self.context_name,
+                                         version=str(info.get("gitVersion", "?")),
+                                         minimum=".".join(map(str, MIN_KUBERNETES))))
         return version
 
     def _istiod_ready(self) -> bool:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
-        with _map_errors("reading deployment istio-system/istiod"):
+        with _map_errors(Msg("kind.backend.reading_istiod")):
             try:
                 dep = client.AppsV1Api(self._api).read_namespaced_deployment("istiod", "istio-system")
             except ApiException as exc:
@@ -317,7 +313,7 @@ class KindBackend:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
-        with _map_errors("reading deployment istio-system/istiod"):
+        with _map_errors(Msg("kind.backend.reading_istiod")):
             try:
                 dep = client.AppsV1Api(self._api).read_namespaced_deployment("istiod", "istio-system")
             except ApiException as exc:
@@ -337,23 +333,21 @@ class KindBackend:
 
         message = istiod_version_warning(self.istiod_version())
         if message:
-            say(2, 4, message.splitlines()[0])
+            say(2, 4, Joined([message], first_line=True))
             warnings.warn(message, LabWarning, stacklevel=3)
 
     def _require_istio(self) -> None:
         """An existing cluster must already run Istio: its DestinationRule kind must be served."""
         if self._preferred("networking.istio.io", "DestinationRule") is None:
-            raise BackendUnavailable(
-                f"context {self.context_name!r} does not serve networking.istio.io (Istio is not installed); "
-                f"install it with `istioctl install --set profile=minimal -y --context {self.context_name}` "
-                f"({INSTALL_HINTS['istioctl']})")
+            raise BackendUnavailable(Msg("kind.backend.no_istio", context=self.context_name,
+                                         hint=INSTALL_HINTS["istioctl"]))
 
     def _load_images(self, say: ProgressCallback) -> None:
         root = repo_root()
         images = []
         for version in ("v1", "v2"):
             say(3, 5, f"docker build {plan.service_go_image(version)}")
-            with _map_errors(f"building {plan.service_go_image(version)}"):
+            with _map_errors(Msg("kind.backend.building", image=plan.service_go_image(version))):
                 run_cli(plan.docker_build_command(version, root), timeout=self.timeouts["image"],
                         on_line=lambda line: say(3, 5, line))
             images.append(plan.service_go_image(version))
@@ -362,7 +356,7 @@ class KindBackend:
                 run_cli(["docker", "pull", plan.FORTIO_IMAGE], timeout=self.timeouts["image"])
             images.append(plan.FORTIO_IMAGE)
         except Exception as exc:  # the node can still pull it itself when it has a route to the registry
-            say(3, 5, f"could not pull {plan.FORTIO_IMAGE} on the host ({exc}); the node will pull it")
+            say(3, 5, Msg("kind.backend.pull_failed", image=plan.FORTIO_IMAGE, error=exc))
         for image in images:
             say(3, 5, f"kind load docker-image {image}")
             with _map_errors(f"kind load docker-image {image}"):
@@ -374,9 +368,9 @@ class KindBackend:
             # Labelling creates it: record that first, so cleanup deletes it (injection label and all).
             assert self._ctx is not None
             self._state.record_namespace(self._ctx.name, self.name, self.namespace)
-            say(0, 0, f"creating namespace {self.namespace} with istio-injection=enabled")
+            say(0, 0, Msg("kind.backend.creating_namespace", namespace=self.namespace))
         else:
-            say(0, 0, f"labelling namespace {self.namespace} istio-injection=enabled")
+            say(0, 0, Msg("kind.backend.labelling_namespace", namespace=self.namespace))
         self._send_apply(req)
 
     # -- requests --------------------------------------------------------------------------------------------
@@ -385,21 +379,23 @@ class KindBackend:
         from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
         # search() has re-discovered once before it gives up
-        with _map_errors(f"looking up {api_version} {kind}"), contextlib.suppress(ResourceNotFoundError):
+        with (_map_errors(Msg("kind.backend.looking_up", api_version=api_version, kind=kind)),
+              contextlib.suppress(ResourceNotFoundError)):
             return self._dyn.resources.get(api_version=api_version, kind=kind)
         raise self._not_served(api_version, kind)
 
     def _not_served(self, api_version: str, kind: str) -> BackendUnavailable:
-        hint = ""
+        hint: str = ""
         if api_version.startswith("networking.istio.io/"):
-            hint = (f"; Istio's CRDs are not installed (`istioctl install --set profile=minimal -y --context "
-                    f"{self.context_name}`, {INSTALL_HINTS['istioctl']})")
-        return BackendUnavailable(f"context {self.context_name!r}: this cluster does not serve {api_version} "
-                                  f"{kind}{hint}")
+            hint = Msg("kind.backend.no_istio_crds", context=self.context_name,
+                       install=INSTALL_HINTS["istioctl"])
+        return BackendUnavailable(Msg("kind.backend.not_served", context=self.context_name,
+                                      api_version=api_version, kind=kind, hint=hint))
 
     def _rediscover(self) -> None:
         """Forget what discovery knew (after a 404 that says a kind may have gone, e.g. a deleted CRD)."""
-        with _map_errors(f"API discovery on {self._ctx.server if self._ctx else self.context_name}"):
+        with _map_errors(Msg("kind.backend.discovery",
+                             server=self._ctx.server if self._ctx else self.context_name)):
             self._dyn.resources.invalidate_cache()
 
     def _preferred(self, group: str, kind: str) -> Any | None:
@@ -407,7 +403,7 @@ class KindBackend:
         from kubernetes.dynamic.exceptions import ResourceNotFoundError
         from kubernetes.dynamic.resource import ResourceList
 
-        with _map_errors(f"looking up {group or 'core'} {kind}"):
+        with _map_errors(Msg("kind.backend.looking_up", api_version=group or "core", kind=kind)):
             try:
                 found = self._dyn.resources.search(prefix="apis" if group else "api", group=group or None,
                                                    kind=kind)
@@ -421,7 +417,9 @@ class KindBackend:
         from kubernetes.client.exceptions import ApiException
 
         resource = self._resource(req.api_version, req.kind)
-        with _map_errors(f"{'dry-run ' if dry_run else ''}apply {req.ref}"):
+        what = Msg("kind.backend.dry_run_apply", ref=req.ref) if dry_run else Msg("kind.backend.apply",
+                                                                                   ref=req.ref)
+        with _map_errors(what):
             try:
                 return self._with_retry_after(lambda: self._dyn.server_side_apply(
                     resource, body=req.body, name=req.name, namespace=req.namespace,
@@ -433,10 +431,9 @@ class KindBackend:
                     if self._preferred(plan.group_of(req.api_version), req.kind) is None:
                         raise self._not_served(req.api_version, req.kind) from exc
                 if exc.status == 500 and self.server_version is not None and self.server_version < (1, 21):
-                    raise BackendError(
-                        f"apply {req.ref}: the API server failed (HTTP 500: {api_message(exc)}); Kubernetes "
-                        f"{self.server_version[0]}.{self.server_version[1]} has server-side-apply bugs "
-                        f"fixed in 1.21: use a cluster of Kubernetes 1.21 or newer") from exc
+                    raise BackendError(Msg("kind.backend.apply_bug_1_20", ref=req.ref, said=api_message(exc),
+                                           major=self.server_version[0],
+                                           minor=self.server_version[1])) from exc
                 raise
 
     def _with_retry_after(self, send: Callable[[], Any], attempts: int = 20) -> Any:
@@ -468,7 +465,7 @@ class KindBackend:
             resource = self._resource(api_version, kind)
         except BackendUnavailable:
             return None
-        with _map_errors(f"reading {kind}/{name}"):
+        with _map_errors(Msg("kind.backend.reading", ref=f"{kind}/{name}")):
             try:
                 return self._dyn.get(resource, name=name, namespace=namespace).to_dict()
             except NotFoundError:
@@ -479,7 +476,7 @@ class KindBackend:
         from kubernetes.dynamic.exceptions import NotFoundError
 
         resource = self._resource(req.api_version, req.kind)
-        with _map_errors(f"delete {req.ref}"):
+        with _map_errors(Msg("kind.backend.delete", ref=req.ref)):
             try:
                 self._dyn.delete(resource, name=req.name, namespace=req.namespace,
                                  propagation_policy=req.propagation_policy)
@@ -519,7 +516,7 @@ class KindBackend:
             for i, req in enumerate(requests):
                 self._send_apply(req)
                 done.append(i)
-                say(i + 1, len(requests), f"{req.ref} serverside-applied")
+                say(i + 1, len(requests), Msg("kind.backend.applied", ref=req.ref))
         except LabError as exc:
             raise self._roll_back([(requests[i], before[i]) for i in reversed(done)], exc) from exc
         for obj in objects:  # the lab's view for cross-object validation of later files
@@ -532,7 +529,8 @@ class KindBackend:
                    cause: LabError) -> BackendError:
         """Undo the applies in ``done`` (newest first): delete what they created, put back what they changed
         (the previous object, its field managers included). Returns the error to raise."""
-        restored, failed = [], []
+        restored: list[str] = []
+        failed: list[Msg] = []
         for req, previous in done:
             try:
                 if previous is None:
@@ -541,13 +539,13 @@ class KindBackend:
                     self._restore(req, previous)
                 restored.append(req.ref)
             except LabError as exc:
-                failed.append(f"{req.ref} ({exc})")
+                failed.append(Msg("kind.backend.rollback_item", ref=req.ref, error=exc))
         if failed:
-            return BackendError(f"{cause}\nRolling back failed for {', '.join(failed)}; "
-                                f"rolled back: {', '.join(restored) or 'nothing'}. Run cleanup() to remove "
-                                f"what the lab applied.")
-        undone = f" (rolled back {', '.join(restored)})" if restored else ""
-        return BackendError(f"{cause}\nNothing was applied{undone}.")
+            return BackendError(Msg("kind.backend.rollback_failed", cause=cause, failed=failed,
+                                    restored=restored or Msg("kind.backend.nothing")))
+        if restored:
+            return BackendError(Msg("kind.backend.nothing_applied_rolled_back", cause=cause, refs=restored))
+        return BackendError(Msg("kind.backend.nothing_applied", cause=cause))
 
     def _restore(self, req: plan.ApplyRequest, previous: dict[str, Any]) -> None:
         """PUT the previous object back over the one this apply changed (current resourceVersion)."""
@@ -558,7 +556,7 @@ class KindBackend:
         if current is not None:
             meta["resourceVersion"] = (current.get("metadata") or {}).get("resourceVersion")
         body["metadata"] = meta
-        with _map_errors(f"restoring {req.ref}"):
+        with _map_errors(Msg("kind.backend.restoring", ref=req.ref)):
             if current is None:
                 meta.pop("resourceVersion", None)
                 self._dyn.create(resource, body=body, namespace=req.namespace)
@@ -580,7 +578,7 @@ class KindBackend:
         def pending() -> list[str]:
             out = []
             for r in watched:
-                with _map_errors(f"reading {r.ref}"):
+                with _map_errors(Msg("kind.backend.reading", ref=r.ref)):
                     obj = self._dyn.get(self._resource(r.api_version, r.kind), name=r.name,
                                         namespace=r.namespace).to_dict()
                 if not plan.is_ready(obj):
@@ -589,11 +587,11 @@ class KindBackend:
 
         def ready() -> bool:
             waiting = pending()
-            say(len(watched) - len(waiting), len(watched),
-                "ready" if not waiting else "waiting for " + ", ".join(waiting))
+            said = Msg("kind.backend.waiting_for", refs=waiting) if waiting else Msg("kind.backend.all_ready")
+            say(len(watched) - len(waiting), len(watched), said)
             return not waiting
 
-        self._wait(ready, "applied workloads ready", self.timeouts["ready"], say)
+        self._wait(ready, Msg("kind.backend.workloads_ready"), self.timeouts["ready"], say)
 
     def _wait(self, condition: Callable[[], bool], what: str, timeout: float, say: ProgressCallback,
               period: float = 2.0) -> None:
@@ -601,7 +599,7 @@ class KindBackend:
         while not condition():
             if time.monotonic() > deadline:
                 with _map_errors(what):
-                    raise TimeoutError(f"not {what} after {timeout:g} s")
+                    raise TimeoutError(Msg("kind.backend.wait_timeout", what=what, timeout=timeout))
             time.sleep(period)
 
     def delete(self, path: PathLike) -> list[str]:
@@ -621,8 +619,7 @@ class KindBackend:
         items = self._pods(selector="app=fortio")
         pod = plan.pick_pod(items, app="fortio", container=plan.FORTIO_CONTAINER)
         if pod is None:
-            raise FortioError(f"no running fortio pod (label app=fortio) in namespace {self.namespace}; "
-                              f"apply manifests/kubernetes/fortio.yaml first")
+            raise FortioError(Msg("kind.backend.no_fortio_pod", namespace=self.namespace))
         return pod
 
     def _exec(self, req: plan.ExecRequest, *, timeout: float,
@@ -671,7 +668,7 @@ class KindBackend:
     def _pods(self, selector: str | None = None) -> list[dict[str, Any]]:
         """The namespace's pods as plain dicts (the dynamic client: no typed model to reject a field)."""
         resource = self._resource("v1", "Pod")
-        with _map_errors(f"listing pods in namespace {self.namespace}"):
+        with _map_errors(Msg("kind.backend.listing_pods", namespace=self.namespace)):
             listed = self._dyn.get(resource, namespace=self.namespace, label_selector=selector).to_dict()
         return list(listed.get("items") or [])
 
@@ -685,8 +682,9 @@ class KindBackend:
             return pod
         if len(found) == 1:
             return found[0]
-        names = ", ".join(sorted(i["metadata"]["name"] for i in items)) or "none"
-        raise LabError(f"no pod {pod!r} in namespace {self.namespace} ({len(found)} match); pods: {names}")
+        names = sorted(i["metadata"]["name"] for i in items) or Msg("kind.none")
+        raise LabError(Msg("kind.backend.no_pod", pod=pod, namespace=self.namespace, n=len(found),
+                           pods=names))
 
     def _admin(self, method: str, path: str, *, pod: str | None = None) -> str:
         self._ensure()
@@ -694,8 +692,8 @@ class KindBackend:
                                plan.admin_command(method, path))
         result = self._exec(req, timeout=self.timeouts["admin"])
         if result.returncode != 0:
-            with _map_errors(req.kubectl()):
-                raise OSError(f"exited with status {result.returncode}: {result.stderr.strip()[-500:]}")
+            raise BackendError(Msg("kind.backend.admin_failed", command=req.kubectl(), code=result.returncode,
+                                   stderr=result.stderr.strip()[-500:]))
         return result.stdout
 
     def stats(self, cluster: str | None = None, *, pod: str | None = None
@@ -711,9 +709,10 @@ class KindBackend:
         names = cluster_names(flat, prefix="outbound|" if client else "inbound|")
         if cluster is not None:
             if cluster not in cluster_names(flat, prefix=""):
-                where = f"pod {pod}'s" if pod else "the fortio pod's"
-                raise LabError(f"no Envoy cluster {cluster!r} in {where} sidecar; "
-                               f"it has: {', '.join(names) or 'none (apply a Service first)'}")
+                where = (Msg("kind.backend.pods_sidecar", pod=pod) if pod
+                         else Msg("kind.backend.fortio_sidecar"))
+                raise LabError(Msg("kind.backend.no_envoy_cluster", cluster=cluster, where=where,
+                                   names=list(names) or Msg("kind.backend.no_clusters")))
             return cluster_stats(flat, cluster)
         return {name: cluster_stats(flat, name) for name in names}
 
@@ -783,8 +782,7 @@ class KindBackend:
 
         found = self.last_run if run is None else self._runs.get(id(run))
         if found is None or (run is not None and found.result is not run):
-            raise LabError("explain(): run lab.fortio(...) first (or that result is not from this lab, or is "
-                           "too old)")
+            raise LabError(Msg("kind.backend.explain_first"))
         records = [r for r in self._access_log(found.pod, found.start - 1.0, found.result.count, 5.0)
                    if r.start_time <= found.end + 1.0]
         counters = (counter_deltas(found.before, found.after)
@@ -798,17 +796,17 @@ class KindBackend:
         items = self._pods()
         names = plan.pods_of_target(items, target)
         if not names:
-            known = ", ".join(sorted(i["metadata"]["name"] for i in items)) or "none"
-            raise LabError(f"no pod or deployment {target!r} in namespace {self.namespace}; pods: {known}")
+            known = sorted(i["metadata"]["name"] for i in items) or Msg("kind.none")
+            raise LabError(Msg("kind.backend.no_target", target=target, namespace=self.namespace, pods=known))
         by_name = {i["metadata"]["name"]: i for i in items}
         for name in names:
             container = plan.app_container(by_name[name]) or "service-go"
             req = plan.ExecRequest(name, self.namespace, container, plan.fault_command(code, fraction))
-            what = f"set_fault: POST /fault in pod {name} (kubectl exec … -c {container} -- python …)"
+            what = Msg("kind.backend.set_fault_what", pod=name, container=container)
             result = self._exec(req, timeout=self.timeouts["admin"], what=what)
             if result.returncode != 0:
-                raise BackendError(f"set_fault on {name}: `{req.kubectl()}` exited with status "
-                                   f"{result.returncode}: {result.stderr.strip()[-300:]}")
+                raise BackendError(Msg("kind.backend.set_fault_failed", pod=name, command=req.kubectl(),
+                                       code=result.returncode, stderr=result.stderr.strip()[-300:]))
         return names
 
     def cleanup(self, delete_cluster: bool = False) -> None:
@@ -818,7 +816,7 @@ class KindBackend:
         say = self._progress
         if self.own_cluster and not self._started:
             if not shutil.which("kind") or self.name not in self._kind_clusters():
-                say(0, 0, f"no kind cluster {self.name!r}: nothing to clean up")
+                say(0, 0, Msg("kind.backend.nothing_to_clean", name=self.name))
                 if delete_cluster:
                     self._state.forget(self.name)  # it is gone already
                 return
@@ -830,7 +828,7 @@ class KindBackend:
         assert self._ctx is not None
         deleted = self.delete_labelled()
         say(len(deleted), len(deleted),
-            f"deleted {len(deleted)} object(s) labelled {plan.cleanup_selector(self.name)}")
+            Msg("kind.backend.deleted_labelled", n=len(deleted), selector=plan.cleanup_selector(self.name)))
         self._applied.clear()
         self._state.forget_applied(self._ctx.name, self.name)
         self._delete_created_namespaces(say)
@@ -844,11 +842,12 @@ class KindBackend:
         names = [n for n in self._state.created_namespaces(self._ctx.name, self.name)
                  if n not in plan.PROTECTED_NAMESPACES]
         for ns in names:
-            say(0, len(names), f"deleting namespace {ns} (the lab created it)")
+            say(0, len(names), Msg("kind.backend.deleting_namespace", namespace=ns))
             self._send_delete(plan.DeleteRequest("v1", "Namespace", ns, None))
         if names:
             self._wait(lambda: all(self._read("v1", "Namespace", n, None) is None for n in names),
-                       f"namespace {', '.join(names)} deleted", self.timeouts["ready"], say, period=0.5)
+                       Msg("kind.backend.namespaces_deleted", names=names), self.timeouts["ready"], say,
+                       period=0.5)
         self._state.forget_namespaces(self._ctx.name, self.name)  # the next apply creates it again
 
     def delete_labelled(self) -> list[str]:
@@ -875,7 +874,7 @@ class KindBackend:
         from kubernetes.dynamic.exceptions import NotFoundError
 
         for attempt in (1, 2):
-            with _map_errors(f"listing {resource.kind} -l {selector}"):
+            with _map_errors(Msg("kind.backend.listing", kind=resource.kind, selector=selector)):
                 try:
                     return self._dyn.get(resource, label_selector=selector).to_dict()
                 except NotFoundError:
@@ -890,17 +889,15 @@ class KindBackend:
     def _delete_cluster(self, say: ProgressCallback) -> None:
         record = self._state.created(self.name)
         if not self.own_cluster or record is None:
-            raise ClusterSafetyError(
-                f"not deleting cluster {self.context_name!r}: the lab did not create it (no record in "
-                f"{self._state.path}). Its objects labelled {plan.cleanup_selector(self.name)} were deleted; "
-                f"delete the cluster yourself if you mean to.")
+            raise ClusterSafetyError(Msg("kind.backend.not_deleting_cluster", context=self.context_name,
+                                         path=self._state.path, selector=plan.cleanup_selector(self.name)))
         self.close()
         say(0, 1, f"kind delete cluster --name {self.name}")
         with _map_errors(f"kind delete cluster --name {self.name}"):
             run_cli(plan.kind_delete_command(self.name, self._state.kubeconfig),
                     timeout=self.timeouts["create"])
         self._state.forget(self.name)
-        say(1, 1, f"deleted kind cluster {self.name!r}")
+        say(1, 1, Msg("kind.backend.deleted_cluster", name=self.name))
 
     def close(self) -> None:
         """Release the API connections. The cluster and what was applied stay (``cleanup`` removes them)."""

@@ -14,21 +14,21 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from lablib.i18n import Msg
+
 __all__ = ["INSTALL_HINTS", "Detection", "detect"]
 
 #: How long one probe may take; ``docker info`` can hang on an unreachable DOCKER_HOST.
 PROBE_TIMEOUT_S = 15.0
 
 #: What to do when a tool is missing, by executable name. Versions are the ones this backend was written for.
+#: Each is a ``Msg``: English as a ``str``, in the notebook's language where it is shown.
 INSTALL_HINTS: dict[str, str] = {
-    "docker": "install Docker Engine >= 20.10 (https://docs.docker.com/engine/install/)",
-    "daemon": "start the Docker daemon (`sudo systemctl start docker`, or open Docker Desktop) and check "
-              "`docker info` works for your user",
-    "kind": "install kind >= v0.20 (`go install sigs.k8s.io/kind@v0.29.0`, or a release binary from "
-            "https://kind.sigs.k8s.io/docs/user/quick-start/#installation)",
-    "istioctl": "install istioctl >= 1.22 (`curl -L https://istio.io/downloadIstio | sh -` and put "
-                "istio-*/bin on PATH, or `brew install istioctl`)",
-    "kubectl": "install kubectl (optional: the lab talks to the API server through the kubernetes client)",
+    "docker": Msg("kind.detect.hint.docker"),
+    "daemon": Msg("kind.detect.hint.daemon"),
+    "kind": Msg("kind.detect.hint.kind"),
+    "istioctl": Msg("kind.detect.hint.istioctl"),
+    "kubectl": Msg("kind.detect.hint.kubectl"),
 }
 
 
@@ -55,14 +55,22 @@ def _probe(argv: list[str]) -> tuple[bool, str]:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
                               stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired:
-        return False, f"`{shown}` did not answer within {PROBE_TIMEOUT_S:g} s"
+        return False, Msg("kind.detect.probe_timeout", command=shown, timeout=PROBE_TIMEOUT_S)
     except OSError as exc:  # found by which() but not executable, wrong architecture, …
-        return False, f"`{shown}` could not run: {exc.strerror or exc}"
+        return False, Msg("kind.detect.probe_cannot_run", command=shown, error=str(exc.strerror or exc))
     text = (proc.stderr.strip() or proc.stdout.strip()) if proc.returncode else proc.stdout.strip()
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     if proc.returncode:
-        return False, first or f"`{shown}` exited with status {proc.returncode}"
+        return False, first or Msg("kind.detect.probe_status", command=shown, code=proc.returncode)
     return True, first
+
+
+def _joined(parts: list[Msg]) -> Msg:
+    """``a; b; c`` in any language: each part joined to the rest by ``kind.detect.joined``."""
+    joined = parts[-1]
+    for part in reversed(parts[:-1]):
+        joined = Msg("kind.detect.joined", first=part, rest=joined)
+    return joined
 
 
 def detect(*, require_istioctl: bool = True) -> Detection:
@@ -73,38 +81,40 @@ def detect(*, require_istioctl: bool = True) -> Detection:
     >>> d = detect()
     >>> d.usable or print(d.reason)  # doctest: +SKIP
     """
-    missing: list[str] = []
+    missing: list[Msg] = []
     docker_path = shutil.which("docker")
     daemon = False
     if docker_path is None:
-        missing.append(f"`docker` is not on PATH: {INSTALL_HINTS['docker']}")
+        missing.append(Msg("kind.detect.not_on_path", tool="docker", hint=INSTALL_HINTS["docker"]))
     else:
         daemon, said = _probe([docker_path, "info", "--format", "{{.ServerVersion}}"])
         if daemon and not said:  # an old client may print nothing when the server part is missing
-            daemon, said = False, "`docker info` reported no server version"
+            daemon, said = False, Msg("kind.detect.no_server_version")
         if not daemon:
-            missing.append(f"the Docker daemon is not reachable ({said}): {INSTALL_HINTS['daemon']}")
+            missing.append(Msg("kind.detect.no_daemon", said=said, hint=INSTALL_HINTS["daemon"]))
 
     kind_path = shutil.which("kind")
     kind = False
     if kind_path is None:
-        missing.append(f"`kind` is not on PATH: {INSTALL_HINTS['kind']}")
+        missing.append(Msg("kind.detect.not_on_path", tool="kind", hint=INSTALL_HINTS["kind"]))
     else:
         kind, said = _probe([kind_path, "version"])
         if not kind:
-            missing.append(f"`kind version` failed ({said}): {INSTALL_HINTS['kind']}")
+            missing.append(Msg("kind.detect.probe_failed", command="kind version", said=said,
+                               hint=INSTALL_HINTS["kind"]))
 
     istioctl_path = shutil.which("istioctl")
     istioctl = False
     if istioctl_path is None:
         if require_istioctl:
-            missing.append(f"`istioctl` is not on PATH: {INSTALL_HINTS['istioctl']}")
+            missing.append(Msg("kind.detect.not_on_path", tool="istioctl", hint=INSTALL_HINTS["istioctl"]))
     else:
         istioctl, said = _probe([istioctl_path, "version", "--remote=false"])
         if not istioctl and require_istioctl:
-            missing.append(f"`istioctl version --remote=false` failed ({said}): {INSTALL_HINTS['istioctl']}")
+            missing.append(Msg("kind.detect.probe_failed", command="istioctl version --remote=false",
+                               said=said, hint=INSTALL_HINTS["istioctl"]))
 
     usable = not missing
-    reason = "" if usable else "kind backend unavailable: " + "; ".join(missing)
+    reason = "" if usable else Msg("kind.detect.unavailable", missing=_joined(missing))
     return Detection(usable=usable, reason=reason, docker=docker_path is not None, daemon=daemon, kind=kind,
                      istioctl=istioctl)

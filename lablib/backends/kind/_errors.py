@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from lablib._exceptions import BackendError, BackendUnavailable, LabError
 from lablib.backends.kind._detect import INSTALL_HINTS
+from lablib.i18n import Msg
 
 __all__ = ["_map_errors", "api_message", "exec_handshake"]
 
@@ -64,16 +65,20 @@ def exec_handshake(exc: BaseException) -> tuple[int, str] | None:
 
 
 def _exec_hint(message: str) -> str:
-    """What to do about the API server's usual reasons for refusing an exec."""
+    """What to do about the API server's usual reasons for refusing an exec (a ``Msg``, or "")."""
     missing = re.search(r"container (\S+) is not valid for pod (\S+)", message)
     if missing and missing.group(1) == "istio-proxy":
-        return (f"; pod {missing.group(2)} has no istio-proxy container: Istio's sidecar injection did not "
-                f"happen. Label its namespace (`kubectl label namespace NS istio-injection=enabled`), check "
-                f"istiod runs, then re-create the pod")
+        return Msg("kind.errors.exec_hint_no_sidecar", pod=missing.group(2))
     if "does not have a host assigned" in message:
-        return ("; the pod is not scheduled on any node, so no container runs to exec into (a cluster "
-                "without nodes or a kubelet cannot run the lab's traffic)")
+        return Msg("kind.errors.exec_hint_unscheduled")
     return ""
+
+
+def _said(exc: BaseException) -> object:
+    """What ``exc`` says: the ``Msg`` it was raised with (lablib's own timeouts), else its text."""
+    if len(exc.args) == 1 and hasattr(exc.args[0], "in_lang"):
+        return exc.args[0]
+    return str(exc)
 
 
 def _tail(text: str | bytes | None, lines: int = 15) -> str:
@@ -85,7 +90,8 @@ def _tail(text: str | bytes | None, lines: int = 15) -> str:
 @contextlib.contextmanager
 def _map_errors(what: str) -> Iterator[None]:
     """Run the block; re-raise anything it throws as the most specific ``LabError``, prefixed with
-    ``what``."""
+    ``what`` (a command, or a ``Msg`` saying what was being done). The messages are ``Msg``s; what the API
+    server, the client or the tool said stays verbatim inside them."""
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
@@ -98,64 +104,61 @@ def _map_errors(what: str) -> Iterator[None]:
     except LabError:
         raise
     except ResourceNotFoundError as exc:
-        raise BackendError(f"{what}: the API server does not serve this kind ({exc}); for Istio kinds, "
-                           f"is Istio installed in the cluster (`istioctl install`)?") from exc
+        raise BackendError(Msg("kind.errors.not_served", what=what, error=str(exc))) from exc
     except ResourceNotUniqueError as exc:
-        raise BackendError(f"{what}: ambiguous kind ({exc}); give the full apiVersion") from exc
+        raise BackendError(Msg("kind.errors.ambiguous", what=what, error=str(exc))) from exc
     except ApiException as exc:  # DynamicApiError (NotFoundError, ConflictError, …) is a subclass
         status, msg = exc.status, api_message(exc)
         handshake = exec_handshake(exc) if status == 0 else None
         if handshake is not None:
             code, said = handshake
-            raise BackendError(f"{what}: the API server refused the exec (HTTP {code}: {said})"
-                               f"{_exec_hint(said)}") from exc
+            raise BackendError(Msg("kind.errors.exec_refused", what=what, code=code, said=said,
+                                   hint=_exec_hint(said))) from exc
         if status == 0:  # the client's way of saying "no HTTP answer" (a stream that failed to open)
-            raise BackendError(f"{what}: the request failed before the API server answered ({msg})") from exc
+            raise BackendError(Msg("kind.errors.no_answer", what=what, said=msg)) from exc
         if status in (401, 403):
-            raise BackendError(f"{what}: the API server refused the credentials of this context "
-                               f"(HTTP {status}: {msg})") from exc
+            raise BackendError(Msg("kind.errors.credentials", what=what, status=status, said=msg)) from exc
         if status == 404:
-            raise BackendError(f"{what}: not found (HTTP 404: {msg})") from exc
+            raise BackendError(Msg("kind.errors.not_found", what=what, said=msg)) from exc
         if status in (400, 422):
-            raise BackendError(f"{what}: the API server rejected the object (HTTP {status}: {msg})") from exc
+            raise BackendError(Msg("kind.errors.rejected", what=what, status=status, said=msg)) from exc
         if status == 409:
-            raise BackendError(f"{what}: conflict (HTTP 409: {msg})") from exc
+            raise BackendError(Msg("kind.errors.conflict", what=what, said=msg)) from exc
         if status == 504 or status == 408:
-            raise BackendError(f"{what}: the API server timed out (HTTP {status}: {msg})") from exc
-        raise BackendError(f"{what}: API error (HTTP {status}: {msg})") from exc
+            raise BackendError(Msg("kind.errors.server_timeout", what=what, status=status, said=msg)) from exc
+        raise BackendError(Msg("kind.errors.api_error", what=what, status=status, said=msg)) from exc
     except (NewConnectionError, ConnectionRefusedError) as exc:
         # Before the timeouts: urllib3's NewConnectionError subclasses its ConnectTimeoutError.
-        raise BackendUnavailable(f"{what}: cannot reach the Kubernetes API server ({exc}); is the cluster "
-                                 f"running? (`kind get clusters`, `kubectl cluster-info`)") from exc
+        raise BackendUnavailable(Msg("kind.errors.unreachable", what=what, error=str(exc))) from exc
     except MaxRetryError as exc:
         reason = exc.reason
         if isinstance(reason, Urllib3Timeout) and not isinstance(reason, NewConnectionError):
-            raise BackendError(f"{what}: timed out talking to the API server ({reason})") from exc
-        raise BackendUnavailable(f"{what}: cannot reach the Kubernetes API server ({reason or exc}); is the "
-                                 f"cluster running? (`kind get clusters`, `kubectl cluster-info`)") from exc
+            raise BackendError(Msg("kind.errors.timeout_talking", what=what, error=str(reason))) from exc
+        raise BackendUnavailable(Msg("kind.errors.unreachable", what=what, error=str(reason or exc))) from exc
     except (subprocess.TimeoutExpired, Urllib3Timeout, WebSocketTimeoutException, TimeoutError) as exc:
-        raise BackendError(f"{what}: timed out ({exc})") from exc
+        raise BackendError(Msg("kind.errors.timeout", what=what, error=_said(exc))) from exc
     except (ProtocolError, ConnectionError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise BackendUnavailable(f"{what}: cannot reach the Kubernetes API server ({reason}); is the cluster "
-                                 f"running? (`kind get clusters`, `kubectl cluster-info`)") from exc
+        raise BackendUnavailable(Msg("kind.errors.unreachable", what=what, error=str(reason))) from exc
     except WebSocketException as exc:
-        raise BackendError(f"{what}: the exec stream failed ({exc})") from exc
+        raise BackendError(Msg("kind.errors.stream_failed", what=what, error=str(exc))) from exc
     except subprocess.CalledProcessError as exc:
         cmd = " ".join(exc.cmd) if isinstance(exc.cmd, list) else str(exc.cmd)
         said = _tail(exc.stderr) or _tail(exc.stdout)
-        raise BackendError(f"{what}: `{cmd}` exited with status {exc.returncode}"
-                           + (f":\n{said}" if said else "")) from exc
+        if said:
+            raise BackendError(Msg("kind.errors.exited_said", what=what, command=cmd, code=exc.returncode,
+                                   said=said)) from exc
+        raise BackendError(Msg("kind.errors.exited", what=what, command=cmd, code=exc.returncode)) from exc
     except FileNotFoundError as exc:  # a CLI that is not on PATH
         tool = str(exc.filename or "").rsplit("/", 1)[-1]
         hint = INSTALL_HINTS.get(tool)
         if hint:
-            raise BackendUnavailable(f"{what}: `{tool}` is not on PATH; {hint}") from exc
-        raise BackendError(f"{what}: {exc}") from exc
+            raise BackendUnavailable(Msg("kind.errors.not_on_path", what=what, tool=tool, hint=hint)) from exc
+        raise BackendError(Msg("kind.errors.os", what=what, error=str(exc))) from exc
     except ConfigException as exc:
-        raise BackendUnavailable(f"{what}: cannot load the kubeconfig ({exc})") from exc
+        raise BackendUnavailable(Msg("kind.errors.kubeconfig", what=what, error=str(exc))) from exc
     except OSError as exc:
-        raise BackendError(f"{what}: {exc}") from exc
+        raise BackendError(Msg("kind.errors.os", what=what, error=_said(exc))) from exc
     except ValueError as exc:  # e.g. the typed client's model rejecting what a server answered
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BackendError(f"{what}: unexpected answer from the API server ({first})") from exc
+        raise BackendError(Msg("kind.errors.unexpected", what=what, said=first)) from exc

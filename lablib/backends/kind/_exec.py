@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lablib.i18n import Msg
+
 if TYPE_CHECKING:
     from lablib.backends.kind._plan import ExecRequest
 
@@ -99,7 +101,7 @@ def run_exec(core: Any, req: ExecRequest, *, timeout: float,
             resp.update(timeout=1)
             drain()
             if time.monotonic() > deadline:
-                raise TimeoutError(f"`{req.kubectl()}` still running after {timeout:g} s")
+                raise TimeoutError(Msg("kind.exec.still_running", command=req.kubectl(), timeout=timeout))
         drain()
         code = resp.returncode
     finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lablib._exceptions import FortioUsageError, LabError
+from lablib.i18n import Msg
 
 __all__ = [
     "CLEANUP_KINDS",
@@ -157,8 +158,7 @@ def _body_of(obj: Any) -> dict[str, Any]:
 def check_lab_name(lab: str) -> str:
     """The lab name is a label value and a kind cluster name: lowercase DNS label, at most 50 characters."""
     if not re.fullmatch(r"[a-z0-9](?:[-a-z0-9]{0,48}[a-z0-9])?", lab or ""):
-        raise LabError(f"lab name {lab!r} must be a lowercase DNS label (a-z, 0-9, '-'), at most 50 "
-                         "characters, e.g. 'istio-cb-lab'")
+        raise LabError(Msg("kind.plan.bad_lab_name", lab=lab))
     return lab
 
 
@@ -170,7 +170,7 @@ def plan_apply(objects: Iterable[Any], *, lab: str, namespace: str = "default") 
     deleted with it. Objects without a namespace get ``namespace``; ``status`` is never sent.
     """
     if not _LABEL_VALUE.match(lab):
-        raise LabError(f"lab name {lab!r} is not a valid label value")
+        raise LabError(Msg("kind.plan.bad_label_value", lab=lab))
     requests: list[ApplyRequest] = []
     for obj in objects:
         body = _body_of(obj)
@@ -349,10 +349,9 @@ def fortio_command(args: str | Sequence[str]) -> list[str]:
         i += 1
     rest = argv[i:]
     if len(rest) != 1:
-        raise FortioUsageError(
-            "fortio load needs exactly one URL after its flags, e.g. "
-            "'-c 20 -qps 0 -n 200 -loglevel Error http://service-go/env'"
-            + (f" (got {' '.join(rest)!r})" if rest else " (got none)"))
+        if rest:
+            raise FortioUsageError(Msg("kind.plan.fortio_one_url", got=" ".join(rest)))
+        raise FortioUsageError(Msg("kind.plan.fortio_no_url"))
     if "curl" in {f.lstrip("-").partition("=")[0] for f in flags}:
         return [FORTIO_BINARY, "load", *flags, rest[0]]
     return [FORTIO_BINARY, "load", *flags, "-json", "-", rest[0]]
@@ -458,7 +457,7 @@ def config_dump_resource(what: str) -> tuple[str, str]:
     """The ``config_dump`` resource for ``istioctl proxy-config WHAT`` (cluster, route, listener)."""
     key = what.rstrip("s")
     if key not in CONFIG_DUMP_RESOURCES:
-        raise LabError(f"proxy-config {what!r}: use one of {', '.join(CONFIG_DUMP_RESOURCES)}")
+        raise LabError(Msg("kind.plan.proxy_config_what", what=what, choices=list(CONFIG_DUMP_RESOURCES)))
     return CONFIG_DUMP_RESOURCES[key]
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lablib._exceptions import ClusterSafetyError
+from lablib.i18n import Msg
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -64,15 +65,14 @@ def load_context(kubeconfig: str | os.PathLike[str] | None, context: str | None,
     contexts, current = config.list_kube_config_contexts(config_file=path)
     if context is None:
         if not current:
-            raise ClusterSafetyError(f"kubeconfig {path} has no current-context; "
-                                     "pass context=NAME")
+            raise ClusterSafetyError(Msg("kind.safety.no_current_context", path=path))
         chosen = current
     else:
         chosen = next((c for c in contexts if c.get("name") == context), None)
         if chosen is None:
-            names = ", ".join(sorted(c.get("name", "?") for c in contexts)) or "none"
-            raise ClusterSafetyError(f"kubeconfig {path} has no context {context!r} "
-                                     f"(it has: {names})")
+            names = sorted(c.get("name", "?") for c in contexts) or Msg("kind.none")
+            raise ClusterSafetyError(Msg("kind.safety.no_such_context", path=path, context=context,
+                                         names=names))
     cfg = client.Configuration()
     config.load_kube_config(config_file=path, context=chosen["name"], client_configuration=cfg,
                             persist_config=False,
@@ -90,10 +90,5 @@ def check_context(ctx: KubeContext, *, state: State, allow: Iterable[str] = ()) 
     allowed = allowed_contexts(allow)
     if ctx.name in allowed:
         return "allowed"
-    raise ClusterSafetyError(
-        f"refusing to touch Kubernetes context {ctx.name!r} (API server {ctx.server}): the lab only "
-        f"applies to and deletes from kind clusters it created itself (recorded in {state.path}) or "
-        f"contexts you allow by name. If this cluster is yours to experiment on, allow it with "
-        f"Lab(backend='kind', context={ctx.name!r}, allow_contexts=[{ctx.name!r}]) or "
-        f"`export {ALLOW_ENV}={ctx.name}`."
-    )
+    raise ClusterSafetyError(Msg("kind.safety.refused", context=ctx.name, server=ctx.server, path=state.path,
+                                 env=ALLOW_ENV))

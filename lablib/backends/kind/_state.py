@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lablib._exceptions import BackendError
+from lablib.i18n import Msg
 
 __all__ = ["State", "state_dir"]
 
@@ -42,8 +43,7 @@ class State:
                 loaded = json.loads(self.path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 # A damaged record must not be mistaken for "created nothing" silently.
-                raise BackendError(f"{self.path}: cannot read the lab's state ({exc}); "
-                                 "fix or remove the file") from exc
+                raise BackendError(Msg("kind.state.unreadable", path=self.path, error=str(exc))) from exc
             self.data["clusters"] = dict(loaded.get("clusters", {}))
             self.data["applied"] = dict(loaded.get("applied", {}))
             self.data["namespaces"] = dict(loaded.get("namespaces", {}))

@@ -21,6 +21,7 @@ from lablib._types import JSONDict
 from lablib.backends.mesh import _mtls, _render
 from lablib.backends.mesh._state import PodState
 from lablib.envoy.bootstrap import CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE
+from lablib.i18n import Msg
 from lablib.translate import Endpoint, MeshConfig, translate
 from lablib.translate.proxy_config import sidecar_workers
 
@@ -90,7 +91,7 @@ def workers_by_owner(objects: Sequence[Mapping[str, Any]]) -> dict[str, int | No
             out[owner] = sidecar_workers(annotations, None)
         except LabError as exc:  # nothing has run yet: the apply stops here, naming the object and field
             where = "spec.template.metadata" if kind == "Deployment" else "metadata"
-            raise LabError(f"{owner}: {where}.annotations: {exc}") from None
+            raise LabError(Msg("mesh.plan.annotations", owner=owner, where=where, error=exc)) from None
     return out
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from lablib._exceptions import BackendError
 from lablib.backends.mesh._procs import ProcRecord, stop_all, strays
+from lablib.i18n import Msg
 
 __all__ = ["LabState", "PodState", "StateCorrupt", "StateDir", "lablib_home"]
 
@@ -178,21 +179,19 @@ class StateDir:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise StateCorrupt(f"cannot read the lab's state {self.state_file}: {exc.strerror}; "
-                               f"{self._fix}") from exc
+            raise StateCorrupt(Msg("mesh.state.unreadable", file=str(self.state_file), why=str(exc.strerror),
+                                   fix=self._fix)) from exc
         try:
             return LabState.from_dict(json.loads(text))
         except ValueError as exc:
-            what = f"not valid JSON ({exc})"
+            what = Msg("mesh.state.not_json", error=str(exc))
         except (KeyError, TypeError, AttributeError) as exc:
-            what = f"not a lab state (missing or wrong field: {exc})"
-        raise StateCorrupt(f"the lab's state {self.state_file} is damaged: {what}. Nothing was stopped or "
-                           f"replaced; {self._fix}")
+            what = Msg("mesh.state.not_a_state", error=str(exc))
+        raise StateCorrupt(Msg("mesh.state.damaged", file=str(self.state_file), what=what, fix=self._fix))
 
     @property
-    def _fix(self) -> str:
-        return (f"`python -m lablib cleanup --lab {self.name}` stops the lab's processes (found by their "
-                f"files) and removes {self.root}")
+    def _fix(self) -> Msg:
+        return Msg("mesh.state.fix", name=self.name, root=str(self.root))
 
     def write(self, state: LabState) -> None:
         tmp = self.state_file.with_name(f".state.json.tmp{os.getpid()}")

@@ -23,7 +23,14 @@ from typing import Any
 
 import psutil
 
-from lablib._exceptions import BackendError, EnvoyError, LabError, LabNotRunning, ManifestError
+from lablib._exceptions import (
+    BackendError,
+    EnvoyError,
+    LabError,
+    LabNotRunning,
+    ManifestError,
+    ParameterError,
+)
 from lablib._types import PathLike
 from lablib.backends.base import ClusterStats, HostStatus, ProgressCallback
 from lablib.backends.mesh import _blame, _health, _mtls, _plan
@@ -40,6 +47,7 @@ from lablib.envoy.access_log import ResponseRecord, parse_access_log
 from lablib.envoy.admin import AdminClient, UnixHTTPConnection, split_by_cluster
 from lablib.envoy.explain import RunExplanation, counter_deltas, explain_run
 from lablib.envoy.process import admin_socket_name, log_tail, start_envoy, wait_ready
+from lablib.i18n import Msg
 
 __all__ = ["DEFAULT_SERVICE_TIME_MS", "DEFAULT_WORKERS", "MeshBackend", "Run"]
 
@@ -82,9 +90,9 @@ def _free_ports() -> Iterator[int]:
             yield port
 
 
-def _sidecar_name(key: str) -> str:
+def _sidecar_name(key: str) -> Msg:
     """A sidecar in the lab's words."""
-    return "the fortio pod's sidecar" if key == _CLIENT else f"the sidecar of pod {key}"
+    return Msg("mesh.sidecar.client") if key == _CLIENT else Msg("mesh.sidecar.pod", pod=key)
 
 
 def _child_env() -> dict[str, str]:
@@ -126,7 +134,7 @@ class MeshBackend:
                  progress: ProgressCallback | None = None, track_remaining: bool = False,
                  mtls: bool = True, reuse_port: bool = True) -> None:
         if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+            raise ParameterError(Msg("mesh.workers", workers=workers))
         self.lab_name = name
         self.dir = StateDir(name, Path(home) if home is not None else None)
         self.owned = False
@@ -136,11 +144,10 @@ class MeshBackend:
         #: our own children by pid: how they ended (exit code or signal) and reaping them.
         self._popens: dict[int, Any] = {}
         self._progress = progress
-        #: what the lab did on its own (e.g. recreated a dead pod), oldest first.
+        #: what the lab did on its own (e.g. recreated a dead pod), oldest first (``Msg``s: English as str).
         self.events: list[str] = []
         if attach_only and not self.dir.root.exists():
-            raise LabNotRunning(f"no embedded lab {name!r} is running (no {self.dir.root}); "
-                                "start one with `python -m lablib apply -f FILE` or Lab()")
+            raise LabNotRunning(Msg("mesh.not_running.none", name=name, root=str(self.dir.root)))
         with self.dir.locked():
             state = self.dir.read()
             if state is not None and self._usable(state):
@@ -150,8 +157,7 @@ class MeshBackend:
                     self.dir.reap()  # what a dead owner left behind
                 if attach_only:
                     self.dir.lock_file.unlink(missing_ok=True)
-                    raise LabNotRunning(f"no embedded lab {name!r} is running (state in {self.dir.root}); "
-                                        "start one with `python -m lablib apply -f FILE` or Lab()")
+                    raise LabNotRunning(Msg("mesh.not_running.stale", name=name, root=str(self.dir.root)))
                 self.attached = False
                 self.owned = not persist
                 self._start(workers, service_time_ms, progress, track_remaining, mtls, reuse_port)
@@ -173,7 +179,7 @@ class MeshBackend:
         state = LabState(name=self.lab_name, owner=owner, workers=workers, service_time_ms=service_time_ms,
                          track_remaining=track_remaining, mtls=mtls, reuse_port=reuse_port)
         if progress:
-            progress(0, 2, "starting the fortio pod's sidecar")
+            progress(0, 2, Msg("mesh.progress.starting_client"))
         files = _plan.client_files(self.dir.config)
         if mtls:  # the client's certificate exists before its first cluster asks for it
             _mtls.issue_secrets(_mtls.create_ca(self.dir.root), self.dir.config, _CLIENT,
@@ -196,15 +202,14 @@ class MeshBackend:
             raise
         self.dir.write(state)
         if progress:
-            progress(2, 2, "lab ready")
+            progress(2, 2, Msg("mesh.progress.lab_ready"))
 
     def _state(self) -> LabState:
         if self.closed:
-            raise LabNotRunning(f"the lab {self.lab_name!r} was cleaned up; create a new Lab()")
+            raise LabNotRunning(Msg("mesh.not_running.cleaned_up", name=self.lab_name))
         state = self.dir.read()
         if state is None:
-            raise LabNotRunning(f"the lab {self.lab_name!r} is no longer running (cleaned up elsewhere?); "
-                                "create a new Lab()")
+            raise LabNotRunning(Msg("mesh.not_running.gone", name=self.lab_name))
         return state
 
     def cleanup(self) -> None:
@@ -240,7 +245,7 @@ class MeshBackend:
         return f"<MeshBackend {self.lab_name!r} {how}{' closed' if self.closed else ''} at {self.dir.root}>"
 
     # ----------------------------------------------------------------- health
-    def _broken_pods(self, state: LabState) -> dict[str, tuple[str, Path]]:
+    def _broken_pods(self, state: LabState) -> dict[str, tuple[Msg, Path]]:
         return _health.broken_pods(state, self.dir.logs, self._popens,
                                    client_log=self.dir.logs / f"{_CLIENT}.log")
 
@@ -250,7 +255,7 @@ class MeshBackend:
         _health.raise_if_broken(state, self._broken_pods(state))
         return state
 
-    def _say(self, progress: ProgressCallback | None, message: str) -> None:
+    def _say(self, progress: ProgressCallback | None, message: Msg) -> None:
         self.events.append(message)
         if progress or self._progress:
             (progress or self._progress)(0, 0, message)  # type: ignore[misc]
@@ -327,8 +332,8 @@ class MeshBackend:
                 raise _blame.positioned(exc, manifests) from None
             if attempt == 1:
                 for name, (why, _log) in broken.items():
-                    self._say(progress, f"pod {name}: {why}; " +
-                              ("recreating it" if name in plan.pods.start else "it is deleted"))
+                    self._say(progress, Msg("mesh.events.recreating", pod=name, why=why)
+                              if name in plan.pods.start else Msg("mesh.events.deleted", pod=name, why=why))
             # Replaced and dead pods go first (their names and files are reused).
             stop_all([r for p in plan.pods.stop if p.name in plan.pods.start for r in p.procs])
             started = list(plan.pods.start.values())
@@ -340,7 +345,7 @@ class MeshBackend:
                              version=str(version), old_version=str(state.config_version))
                 for port in [*plan.client_listeners.values(),  # accepted is not yet bound: wait for it
                              *(p for pod in plan.pods.pods.values() for p in pod.listeners.values())]:
-                    _wait_listening(port, what="a fortio sidecar's outbound listener")
+                    _wait_listening(port, what=Msg("mesh.wait.client_listener"))
                 break
             except BaseException as exc:
                 stop_all([r for p in started for r in p.procs])
@@ -375,7 +380,7 @@ class MeshBackend:
         try:
             self._start_pods(state, pods, previous, state.config_version, progress)
         except LabError as exc:
-            self._say(progress, f"could not restart replaced pods {', '.join(p.name for p in pods)}: {exc}")
+            self._say(progress, Msg("mesh.events.restart_failed", pods=[p.name for p in pods], error=exc))
         self.dir.write(state)
 
     def _desired(self, state: LabState) -> list[_plan.SidecarFiles]:
@@ -406,15 +411,14 @@ class MeshBackend:
         where = _blame.blame(exc.blamed, exc.xds_file.type_url, key, known, plan.pods.pods,
                              previous={_key(o["body"]): o["body"] for o in state.objects})
         kind = exc.xds_file.kind
-        lines = [f"{w}: {exc.sidecar} rejected the {kind.what} made from here" for w in where] or [str(exc)]
+        lines: list[Any] = [Msg("mesh.rejection.line", where=w, sidecar=exc.sidecar, what=kind.what)
+                            for w in where] or [exc]
         if exc.rollback_problems:
             lines.append(xds.rollback_failed(exc.rollback_problems))
         else:
-            rejected = ", ".join(exc.blamed[:5])
-            lines.append(f"nothing was applied: every sidecar still runs config version "
-                         f"{state.config_version} ({kind.short} resources rejected: {rejected}); "
-                         "fix the value and apply again")
-        return EnvoyError("\n".join(lines), envoy_output=exc.envoy_output)
+            lines.append(Msg("mesh.rejection.nothing_applied", version=state.config_version, short=kind.short,
+                             rejected=exc.blamed[:5]))
+        return EnvoyError(xds.Joined(lines), envoy_output=exc.envoy_output)
 
     # ----------------------------------------------------------------- pods
     def _write_pod_config(self, pod: PodState, files: _plan.SidecarFiles, version: int) -> None:
@@ -460,13 +464,13 @@ class MeshBackend:
             launches.append((pod, app, launch))
         for i, (pod, app, launch) in enumerate(launches):
             if progress:
-                progress(i, len(launches), f"starting pod {pod.name}")
+                progress(i, len(launches), Msg("mesh.progress.starting_pod", pod=pod.name))
             wait_ready(launch, name=_sidecar_name(pod.name))
             if app is not None:
                 _wait_app(app, pod, self.dir.logs / f"{pod.name}-app.log")
             xds.check_booted(self._sidecar_config(files[pod.name]), str(version))
         if progress:
-            progress(len(launches), len(launches), "pods ready")
+            progress(len(launches), len(launches), Msg("mesh.progress.pods_ready"))
 
     # ----------------------------------------------------------------- admin
     def _admin(self, sidecar: str) -> AdminClient:
@@ -493,9 +497,8 @@ class MeshBackend:
         parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
         port = str(parts.port or (443 if parts.scheme == "https" else 80))
         if port not in listeners:
-            known = ", ".join(sorted(listeners)) or "none"
-            raise BackendError(f"no service port {port} in the mesh (ports with routes: {known}); apply a "
-                               "Service for it first, e.g. manifests/service/go/service-go.yaml")
+            known = sorted(listeners) or Msg("mesh.pods.none")
+            raise BackendError(Msg("mesh.listener.no_port", port=port, known=known))
         return "127.0.0.1", listeners[port]
 
     def _client_key(self, state: LabState, pod: str | None) -> str:
@@ -503,8 +506,7 @@ class MeshBackend:
         key = self._sidecar_key(state, pod)
         if key != _CLIENT and not state.pods[key].client:
             clients = ["fortio", *(n for n, p in state.pods.items() if p.client)]
-            raise LabError(f"pod {pod!r} does not run fortio; client pods: {', '.join(clients)} (apply e.g. "
-                           "manifests/kubernetes/fortio-2.yaml for a second one)")
+            raise LabError(Msg("mesh.pods.not_client", pod=pod, clients=clients))
         return key
 
     def access_log_of(self, pod: str | None = None) -> Path:
@@ -522,7 +524,7 @@ class MeshBackend:
         argv = shlex.split(args) if isinstance(args, str) else list(args)
         urls = [a for a in argv if "://" in a or (a and not a.startswith("-") and "/" in a)]
         if not urls:
-            raise LabError(f"fortio: no URL in {argv!r} (e.g. load -c 2 -n 20 http://service-go/env)")
+            raise LabError(Msg("mesh.fortio.no_url", argv=repr(argv)))
         state = self._healthy_state()
         key = self._client_key(state, pod)
         connect_to = self.listener_for(urls[-1], pod=pod)
@@ -579,8 +581,8 @@ class MeshBackend:
             if cluster in found:
                 return found[cluster]
             names = split_by_cluster(admin.stats(r"^cluster\.", used_only=True), prefix=side)
-            raise LabError(f"no Envoy cluster {cluster!r} in {_sidecar_name(key)}; "
-                           f"it has: {', '.join(names) or 'none (apply a Service first)'}")
+            raise LabError(Msg("mesh.stats.no_cluster", cluster=cluster, sidecar=_sidecar_name(key),
+                               names=list(names) or Msg("mesh.stats.no_clusters")))
         return split_by_cluster(admin.stats(rf"^cluster\.{re.escape(side)}", used_only=True), prefix=side)
 
     @staticmethod
@@ -590,7 +592,8 @@ class MeshBackend:
         if pod is None or (pod in _plan.MAIN_CLIENT_PODS and pod not in state.pods):
             return _CLIENT
         if pod not in state.pods:
-            raise LabError(f"no pod {pod!r}; pods: fortio, {', '.join(state.pods) or '(no service pods)'}")
+            raise LabError(Msg("mesh.pods.no_pod", pod=pod,
+                               pods=list(state.pods) or Msg("mesh.pods.no_service_pods")))
         return pod
 
     def reset_counters(self) -> None:
@@ -615,7 +618,7 @@ class MeshBackend:
                  "route_config"), "listener": ("dynamic_listeners", "listener")}
         key = what.rstrip("s")
         if key not in (*kinds, "secret"):
-            raise LabError(f"proxy-config {what!r}: use one of cluster, route, listener, secret")
+            raise LabError(Msg("mesh.proxy_config.unknown", what=what))
         state = self._healthy_state()
         if key == "secret":
             import yaml
@@ -673,11 +676,10 @@ class MeshBackend:
         elif not isinstance(run, Run):
             found = self._runs.get(id(run))
             if found is None or found[0] is not run:
-                raise LabError("explain(): that result was not produced by this lab's fortio() "
-                               "(or is too old)")
+                raise LabError(Msg("mesh.explain.foreign_result"))
             run = found[1]
         if run is None:
-            raise LabError("nothing to explain: run lab.fortio(...) first")
+            raise LabError(Msg("mesh.explain.nothing"))
         pod = None if run.client == _CLIENT else run.client
         records = [r for r in self.responses(run.start - 0.001, wait_for=run.requests, offset=run.log_offset,
                                              pod=pod) if r.start_time <= run.end]
@@ -693,12 +695,13 @@ class MeshBackend:
         pods = [p for p in state.pods.values()
                 if not p.client and target in (p.name, p.owner, p.owner.partition("/")[2])]
         if not pods:
-            raise LabError(f"no pod or deployment {target!r}; pods: {', '.join(state.pods) or 'none'}")
+            raise LabError(Msg("mesh.fault.no_target", target=target,
+                               pods=list(state.pods) or Msg("mesh.pods.none")))
         body = json.dumps({"code": code, "fraction": fraction}).encode()
         for p in pods:
             status, text = _app_request(p, self.dir.logs, "POST", "/fault", body)
             if status != 200:
-                raise LabError(f"set_fault on {p.name}: {status} {text.strip()}")
+                raise LabError(Msg("mesh.fault.failed", pod=p.name, status=status, text=text.strip()))
         return [p.name for p in pods]
 
     def app_stats(self, *, reset: bool = False) -> dict[str, dict[str, Any]]:
@@ -759,8 +762,7 @@ def _app_request(pod: PodState, logs: Path, method: str, path: str, body: bytes 
         resp = conn.getresponse()
         return resp.status, resp.read().decode()
     except (OSError, http.client.HTTPException) as exc:
-        raise BackendError(f"pod {pod.name}: service-go's control socket did not answer: {exc!r}"
-                           ) from exc
+        raise BackendError(Msg("mesh.app.no_answer", pod=pod.name, error=repr(exc))) from exc
     finally:
         conn.close()
 
@@ -770,22 +772,22 @@ def _key(body: dict[str, Any]) -> tuple[str, str, str]:
     return (str(body.get("kind", "")), str(meta.get("namespace") or "default"), str(meta.get("name", "")))
 
 
-def _wait_listening(port: int, *, what: str, timeout: float = 10.0) -> None:
+def _wait_listening(port: int, *, what: Msg, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
         time.sleep(0.01)
-    raise BackendError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
+    raise BackendError(Msg("mesh.wait.not_listening", what=what, port=port, timeout=timeout))
 
 
 def _wait_app(popen: Any, pod: PodState, log_path: Path, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if popen.poll() is not None:
-            raise BackendError(f"service-go of pod {pod.name} exited ({popen.returncode}):\n"
-                               f"{log_tail(log_path)}")
+            raise BackendError(Msg("mesh.app.exited", pod=pod.name, code=popen.returncode,
+                                   log=log_tail(log_path)))
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", pod.app_port), timeout=0.5):
             return
         time.sleep(0.02)
-    raise BackendError(f"service-go of pod {pod.name} did not listen on {pod.app_port} within {timeout:.0f}s")
+    raise BackendError(Msg("mesh.app.not_listening", pod=pod.name, port=pod.app_port, timeout=timeout))

@@ -19,11 +19,6 @@ from lablib.manifests.objects import SUPPORTED_KINDS, Manifest, PodTemplate, pod
 
 __all__ = ["check_objects", "fqdn"]
 
-# Severities and field paths are named before the calls that report them: tests/i18n/test_student_text.py
-# reads every string literal given to _problem(...) as a possible English sentence.
-ERROR: Severity = "error"
-WARNING: Severity = "warning"
-
 
 def fqdn(host: str, namespace: str, domain: str = "cluster.local") -> str:
     """The name Istio resolves a short host to: ``service-go`` -> ``service-go.default.svc.cluster.local``."""
@@ -124,7 +119,7 @@ def _too_many_pods(objects: list[Manifest], fresh: set[int]) -> list[Problem]:
             return [
                 _problem(
                     m,
-                    ERROR,
+                    "error",
                     at,
                     Msg("manifests.checks.too_many_pods", total=total, before=before, kind=m.kind,
                         most=MAX_PODS, why=EMBEDDED_POD),
@@ -140,7 +135,7 @@ def _replaced(m: Manifest, old: Manifest, same_batch: bool) -> list[Problem]:
         return [
             _problem(
                 m,
-                WARNING,
+                "warning",
                 at,
                 Msg("manifests.checks.defined_twice", kind=m.kind, name=m.name, where=_where(old)),
                 Msg("manifests.checks.defined_twice_fix"),
@@ -160,7 +155,7 @@ def _replaced(m: Manifest, old: Manifest, same_batch: bool) -> list[Problem]:
         return [
             _problem(
                 m,
-                WARNING,
+                "warning",
                 at,
                 Msg("manifests.checks.drops_breaker", name=m.name, where=_where(old)),
                 Msg("manifests.checks.drops_breaker_fix"),
@@ -196,7 +191,7 @@ def _subset_references(objects: list[Manifest], drs: list[Manifest], fresh: set[
                 problems.append(
                     _problem(
                         vs,
-                        ERROR,
+                        "error",
                         at,
                         Msg("manifests.checks.subset_undefined", subset=subset, why=why, effect=effect),
                         Msg("manifests.checks.subset_undefined_fix", subset=subset, host=host_name),
@@ -208,7 +203,7 @@ def _subset_references(objects: list[Manifest], drs: list[Manifest], fresh: set[
                     problems.append(
                         _problem(
                             dr,
-                            ERROR,
+                            "error",
                             at,
                             Msg("manifests.checks.subset_dropped", route=vs.name, subset=subset,
                                 effect=effect),
@@ -239,7 +234,7 @@ def _two_rules_for_one_host(drs: list[Manifest], fresh: set[int]) -> list[Proble
             problems.append(
                 _problem(
                     dr,
-                    WARNING,
+                    "warning",
                     at,
                     Msg("manifests.checks.two_rules", other=other.name, where=_where(other),
                         host=dr.spec["host"]),
@@ -280,7 +275,7 @@ def _subsets_select_pods(dr: Manifest, services: list[Manifest], pods: list[PodT
         problems.append(
             _problem(
                 dr,
-                WARNING,
+                "warning",
                 at,
                 Msg("manifests.checks.subset_no_pod", subset=subset.get("name"), host=dr.spec["host"],
                     labels=wanted, pods=known),
@@ -309,7 +304,7 @@ def _unknown_hosts(objects: list[Manifest], services: list[Manifest], fresh: set
             problems.append(
                 _problem(
                     m,
-                    WARNING,
+                    "warning",
                     path,
                     Msg("manifests.checks.unknown_host", host=host, known=sorted(known.values())),
                     Msg("manifests.checks.did_you_mean", name=close[0]) if close

@@ -72,10 +72,10 @@ class Checker:
         )
 
     def error(self, path: str, message: str, fix: str) -> None:
-        self.report("error", path, message, fix)  # not student text: "error" is the severity, message a Msg
+        self.report("error", path, message, fix)
 
     def warning(self, path: str, message: str, fix: str) -> None:
-        self.report("warning", path, message, fix)  # not student text: the severity; message is a Msg
+        self.report("warning", path, message, fix)
 
 
 def describe(value: Any) -> Msg:

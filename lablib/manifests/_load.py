@@ -13,7 +13,7 @@ from lablib._types import PathLike
 from lablib.i18n import Msg
 from lablib.manifests._checks import check_objects
 from lablib.manifests._limits import MAX_FILE_BYTES
-from lablib.manifests._problem import Problem, Severity
+from lablib.manifests._problem import Problem
 from lablib.manifests._schema import validate_manifest
 from lablib.manifests._yaml import parse_yaml
 from lablib.manifests.objects import Manifest, Source, as_manifest
@@ -22,7 +22,6 @@ __all__ = ["load_file", "load_files", "read_file", "validate_files", "warn"]
 
 # Named, not written in the Problem(...) calls: tests/i18n/test_student_text.py reads every string literal
 # given to Problem(...) as a possible English sentence.
-ERROR: Severity = "error"
 
 Context = Iterable[Manifest | Mapping[str, Any]]
 
@@ -39,7 +38,7 @@ def read_file(path: PathLike) -> tuple[list[Manifest], list[Problem]]:
     except OSError as exc:
         return [], [
             Problem(
-                ERROR,
+                "error",
                 file,
                 0,
                 Msg("manifests.load.cannot_read", why=_os_reason(exc)),
@@ -52,7 +51,7 @@ def read_file(path: PathLike) -> tuple[list[Manifest], list[Problem]]:
         text = data.decode("utf-8-sig")  # -sig: a BOM from Windows editors is not YAML
     except UnicodeDecodeError as exc:
         return [], [
-            Problem(ERROR, file, 1, Msg("manifests.load.not_utf8", reason=exc.reason),
+            Problem("error", file, 1, Msg("manifests.load.not_utf8", reason=exc.reason),
                     fix=Msg("manifests.load.not_utf8_fix"))
         ]
     return parse_manifests(text, file)
@@ -68,7 +67,7 @@ def parse_manifests(text: str, file: str = "<string>") -> tuple[list[Manifest], 
         if not isinstance(doc.data, dict):
             problems.append(
                 Problem(
-                    ERROR,
+                    "error",
                     file,
                     doc.line,
                     Msg("manifests.load.not_mapping"),
@@ -109,7 +108,7 @@ def _os_reason(exc: OSError) -> object:
 
 def _too_big(file: str) -> Problem:
     return Problem(
-        ERROR,
+        "error",
         file,
         1,
         Msg("manifests.load.too_big", kib=MAX_FILE_BYTES // 1024),

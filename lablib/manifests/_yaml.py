@@ -19,14 +19,12 @@ from yaml.resolver import Resolver
 
 from lablib.i18n import Msg
 from lablib.manifests._limits import MAX_ALIAS_NODES, MAX_DEPTH, MAX_ITEMS
-from lablib.manifests._problem import Problem, Severity
+from lablib.manifests._problem import Problem
 
 __all__ = ["Document", "InputLimit", "child_path", "load_bounded", "parse_yaml"]
 
 # Named, not written in the Problem(...) calls: tests/i18n/test_student_text.py reads every string literal
 # given to Problem(...) as a possible English sentence.
-ERROR: Severity = "error"
-WARNING: Severity = "warning"
 
 #: Look-alike characters -> (their description, a Msg: "a full-width colon"; the ASCII character YAML needs).
 FULL_WIDTH: dict[str, tuple[str, str]] = {
@@ -261,10 +259,10 @@ def parse_yaml(text: str, file: str) -> tuple[list[Document], list[Problem]]:
             _walk(node, "", doc.positions, problems, file)
             documents.append(doc)
     except InputLimit as exc:
-        return [], [Problem(ERROR, file, exc.line, exc.message, fix=exc.fix)]
+        return [], [Problem("error", file, exc.line, exc.message, fix=exc.fix)]
     except yaml.YAMLError as exc:
         if limit := _libyaml_limit(exc):
-            return [], [Problem(ERROR, file, limit.line, limit.message, fix=limit.fix)]
+            return [], [Problem("error", file, limit.line, limit.message, fix=limit.fix)]
         syntax_error = exc
         documents = []
     finally:
@@ -287,7 +285,7 @@ def _walk(node: Node, path: str, positions: dict[str, int], problems: list[Probl
             if key_node.value in seen:
                 problems.append(
                     Problem(
-                        ERROR,
+                        "error",
                         file,
                         line,
                         Msg("manifests.yaml.duplicate_key", key=key_node.value, first=seen[key_node.value]),
@@ -356,13 +354,13 @@ def _scan_full_width(text: str, file: str, *, strict: bool) -> list[Problem]:
             said = {"line": number, "what": what, "char": ch, "code": ord(ch), "ascii": ascii_char}
             if structural:
                 problems.append(
-                    Problem(ERROR, file, number, Msg("manifests.yaml.full_width", **said),
+                    Problem("error", file, number, Msg("manifests.yaml.full_width", **said),
                             fix=Msg("manifests.yaml.full_width_fix", char=ch, need=need), column=col + 1)
                 )
             else:
                 problems.append(
                     Problem(
-                        WARNING,
+                        "warning",
                         file,
                         number,
                         Msg("manifests.yaml.full_width_maybe", **said),
@@ -388,7 +386,7 @@ def _scan_book_line_numbers(text: str, file: str) -> list[Problem]:
     first = lines[0][0]
     return [
         Problem(
-            ERROR,
+            "error",
             file,
             first,
             Msg("manifests.yaml.book_line_numbers"),
@@ -439,4 +437,4 @@ def _syntax_problem(exc: yaml.YAMLError, text: str, file: str, found: list[Probl
         fix = Msg("manifests.yaml.fix_glued", line=glued, key=key)
     else:
         fix = Msg("manifests.yaml.fix_generic")
-    return Problem(ERROR, file, line, message, fix=fix, column=column)
+    return Problem("error", file, line, message, fix=fix, column=column)

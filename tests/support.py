@@ -6,10 +6,15 @@ the code it tests.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 
 import nbformat
 import psutil
+
+import lablib
+from lablib import LabError
 
 
 def processes_under(home: Path) -> list[psutil.Process]:
@@ -36,3 +41,16 @@ def notebook_checks(nb: nbformat.NotebookNode) -> list[tuple[bool, str]]:
             if "lablib-check" in html:
                 found.append(("data-ok='true'" in html, html))
     return found
+
+
+def lab_error_names() -> set[str]:
+    """The class name of every ``LabError`` lablib defines, in any module (all of lablib is imported)."""
+    for info in pkgutil.walk_packages(lablib.__path__, "lablib."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    names, todo = set(), [LabError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo += cls.__subclasses__()
+    return names

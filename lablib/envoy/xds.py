@@ -27,7 +27,7 @@ from lablib.envoy.bootstrap import CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE, disc
 from lablib.envoy.process import log_tail
 from lablib.i18n import Joined, Msg, render
 
-__all__ = ["PUSH_TIMEOUT_S", "Joined", "RollbackFailed", "SidecarConfig", "XdsFile", "XdsRejected",
+__all__ = ["PUSH_TIMEOUT_S", "RollbackFailed", "SidecarConfig", "XdsFile", "XdsRejected",
            "check_booted", "push", "push_all", "rollback_failed", "verify"]
 
 #: How long a pushed file may take to be accepted or rejected before we call it lost.

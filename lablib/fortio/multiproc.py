@@ -138,9 +138,9 @@ def _read_msg(p: subprocess.Popen) -> dict[str, Any]:
         return {"eof": True,
                 "error": Msg("fortio.multiproc.worker_exited", stderr=p.stderr.read() if p.stderr else "")}
     msg = json.loads(line)
-    if "error" in msg and "error_type" in msg:  # a child's exception: its type and its (Msg) text
-        msg["error"] = Msg("fortio.multiproc.child_error", type=msg["error_type"],
-                           err=_from_json(msg["error_text"]))
+    error = msg.get("error")
+    if isinstance(error, dict):  # a child's exception: its type and its (Msg) text
+        msg["error"] = Msg("fortio.multiproc.child_error", type=error["type"], err=_from_json(error["text"]))
     return msg
 
 
@@ -224,8 +224,7 @@ def worker_main() -> int:
         loop.run_until_complete(main())
     except Exception as e:  # reported to the parent, which raises FortioError
         text = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], Msg) else str(e)
-        send({"error": f"{type(e).__name__}: {e}", "error_type": type(e).__name__,
-              "error_text": _to_json(text)})
+        send({"error": {"type": type(e).__name__, "text": _to_json(text)}})
         return 1
     finally:
         loop.close()

@@ -20,9 +20,6 @@ from lablib.manifests.objects import Manifest, Source, as_manifest
 
 __all__ = ["load_file", "load_files", "read_file", "validate_files", "warn"]
 
-# Named, not written in the Problem(...) calls: tests/i18n/test_student_text.py reads every string literal
-# given to Problem(...) as a possible English sentence.
-
 Context = Iterable[Manifest | Mapping[str, Any]]
 
 

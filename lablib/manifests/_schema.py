@@ -731,43 +731,29 @@ def _supported() -> list[Msg]:
 def check_kind(m: Manifest) -> list[Problem]:
     """Problems with apiVersion/kind: unsupported kinds and versions, with the list of supported ones."""
     c = Checker(m)
-    found = _kind_problem(m)
-    if found:
-        c.error(*found)
-    return c.problems
-
-
-def _kind_problem(m: Manifest) -> tuple[str, Msg, Msg] | None:
-    """The field (``kind`` or ``apiVersion``), message and fix of what is wrong with them; None if nothing."""
     if not isinstance(m.body.get("kind"), str) or not m.kind:
-        return "kind", Msg("schema.kind.missing"), Msg("schema.kind.missing_fix", supported=_supported())
-    if m.api_version.startswith("kind.x-k8s.io/"):
-        return "apiVersion", Msg("schema.kind.kind_config", kind=m.kind), Msg("schema.kind.kind_config_fix")
-    if m.kind not in SUPPORTED_KINDS:
+        c.error("kind", Msg("schema.kind.missing"), Msg("schema.kind.missing_fix", supported=_supported()))
+    elif m.api_version.startswith("kind.x-k8s.io/"):
+        c.error("apiVersion", Msg("schema.kind.kind_config", kind=m.kind), Msg("schema.kind.kind_config_fix"))
+    elif m.kind not in SUPPORTED_KINDS:
         close = difflib.get_close_matches(m.kind, list(SUPPORTED_KINDS), n=1, cutoff=0.7)
         fix = (
             Msg("schema.kind.unsupported_did_you_mean_fix", name=close[0], supported=_supported())
             if close
             else Msg("schema.kind.unsupported_fix", supported=_supported())
         )
-        return "kind", Msg("schema.kind.unsupported", kind=m.kind), fix
-    if not m.api_version:
-        return (
-            "apiVersion",
-            Msg("schema.kind.missing_api_version"),
-            Msg("schema.kind.missing_api_version_fix", api_version=SUPPORTED_KINDS[m.kind][0]),
-        )
-    if m.api_version not in SUPPORTED_KINDS[m.kind]:
-        return (
+        c.error("kind", Msg("schema.kind.unsupported", kind=m.kind), fix)
+    elif not m.api_version:
+        c.error("apiVersion", Msg("schema.kind.missing_api_version"),
+                Msg("schema.kind.missing_api_version_fix", api_version=SUPPORTED_KINDS[m.kind][0]))
+    elif m.api_version not in SUPPORTED_KINDS[m.kind]:
+        c.error(
             "apiVersion",
             Msg("schema.kind.api_version_unsupported", api_version=m.api_version, kind=m.kind),
-            Msg(
-                "schema.kind.api_version_unsupported_fix",
-                api_version=SUPPORTED_KINDS[m.kind][0],
-                supported=_supported(),
-            ),
+            Msg("schema.kind.api_version_unsupported_fix", api_version=SUPPORTED_KINDS[m.kind][0],
+                supported=_supported()),
         )
-    return None
+    return c.problems
 
 
 def validate_manifest(m: Manifest) -> list[Problem]:

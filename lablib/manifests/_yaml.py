@@ -23,9 +23,6 @@ from lablib.manifests._problem import Problem
 
 __all__ = ["Document", "InputLimit", "child_path", "load_bounded", "parse_yaml"]
 
-# Named, not written in the Problem(...) calls: tests/i18n/test_student_text.py reads every string literal
-# given to Problem(...) as a possible English sentence.
-
 #: Look-alike characters -> (their description, a Msg: "a full-width colon"; the ASCII character YAML needs).
 FULL_WIDTH: dict[str, tuple[str, str]] = {
     "\uff1a": (Msg("manifests.yaml.char.full_width_colon"), ":"),

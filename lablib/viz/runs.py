@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lablib._exceptions import LabError
+from lablib._exceptions import ParameterError
 from lablib.i18n import Msg, t
 
 if TYPE_CHECKING:
@@ -181,15 +181,15 @@ def run_point(
 
 
 def check_runs(concurrencies: Sequence[int], repeats: int = 1) -> None:
-    """A ``LabError`` in the notebook's language when a parameters cell asks for no run: no ``-c`` value, a
-    ``-c`` below 1 or ``repeats`` below 1 (raised before anything runs, instead of an empty plot later)."""
+    """A ``ParameterError`` in the notebook's language when a parameters cell asks for no run: no ``-c``
+    value, a ``-c`` below 1 or ``repeats`` below 1 (raised before anything runs, not an empty plot later)."""
     if not concurrencies:
-        raise LabError(Msg("viz.err.no_concurrency"))
+        raise ParameterError(Msg("viz.err.no_concurrency"))
     bad = [c for c in concurrencies if c < 1]
     if bad:
-        raise LabError(Msg("viz.err.concurrency", bad=[str(c) for c in bad]))
+        raise ParameterError(Msg("viz.err.concurrency", bad=[str(c) for c in bad]))
     if repeats < 1:
-        raise LabError(Msg("viz.err.repeats", repeats=repeats))
+        raise ParameterError(Msg("viz.err.repeats", repeats=repeats))
 
 
 def sweep(

@@ -33,6 +33,7 @@ import nbformat
 import pytest
 
 from lablib.viz.checks import lab_processes
+from tests.support import lab_error_names
 
 REPO = Path(__file__).resolve().parents[2]
 LABS = REPO / "labs"
@@ -183,8 +184,9 @@ def jupyterlab(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
 CELLS = ".jp-NotebookPanel .jp-Notebook .jp-Cell"
 IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
 # JupyterLab renders a cell's error (a traceback) with the stderr mime type, like plain stderr (fortio's
-# summary, which says "Error cases :"); a traceback or an "XxxError: " line tells them apart.
-TRACEBACK = r"Traceback|^\w*Error: "
+# summary, which says "Error cases :"); a traceback or an "XxxError: " line tells them apart, and so does
+# the one line lablib.viz.set_language shows for a LabError ("ValidationFailed: …", "EnvoyError（错误）：…").
+TRACEBACK = rf"Traceback|^\w*Error: |^(?:{'|'.join(sorted(lab_error_names()))})(?:: |（错误）：)"
 ERROR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 FAILED_CELL = (
     f"[...document.querySelectorAll({ERROR!r})].some(e => /{TRACEBACK}/m.test(e.innerText))"

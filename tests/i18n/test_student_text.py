@@ -12,15 +12,12 @@ A statement that is not for students (a bug check, the CLI's own words) says so 
 from __future__ import annotations
 
 import ast
-import importlib
-import pkgutil
 from pathlib import Path
 
 import pytest
 
-import lablib
-from lablib import LabError
 from lablib.i18n import Msg, render
+from tests.support import lab_error_names
 
 REPO = Path(__file__).resolve().parents[2]
 LABLIB = REPO / "lablib"
@@ -35,18 +32,6 @@ NOT_NOTEBOOK = {
     "lablib/fortio/__main__.py": "the terminal fortio command speaks English, like fortio",
     "lablib/fortio/testing.py": "test helpers",
 }
-
-
-def _lab_error_names() -> set[str]:
-    for info in pkgutil.walk_packages(lablib.__path__, "lablib."):
-        if not info.name.endswith("__main__"):
-            importlib.import_module(info.name)
-    names, todo = set(), [LabError]
-    while todo:
-        cls = todo.pop()
-        names.add(cls.__name__)
-        todo += cls.__subclasses__()
-    return names
 
 
 def _is_text(node: ast.AST | None) -> bool:
@@ -113,7 +98,7 @@ FILES = sorted(p for p in LABLIB.rglob("*.py") if str(p.relative_to(REPO)) not i
 
 @pytest.fixture(scope="module")
 def error_names() -> set[str]:
-    names = _lab_error_names()
+    names = lab_error_names()
     assert {"ValidationFailed", "EnvoyError", "FortioUsageError", "LabNotRunning"} <= names
     return names
 

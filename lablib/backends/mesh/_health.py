@@ -15,8 +15,7 @@ from lablib._exceptions import BackendError, LabNotRunning
 from lablib.backends.mesh._procs import ProcRecord
 from lablib.backends.mesh._state import LabState
 from lablib.envoy.process import log_tail
-from lablib.envoy.xds import Joined
-from lablib.i18n import Msg
+from lablib.i18n import Joined, Msg
 
 __all__ = ["broken_pods", "how_it_ended", "raise_if_broken"]
 

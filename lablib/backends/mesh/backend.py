@@ -47,7 +47,7 @@ from lablib.envoy.access_log import ResponseRecord, parse_access_log
 from lablib.envoy.admin import AdminClient, UnixHTTPConnection, split_by_cluster
 from lablib.envoy.explain import RunExplanation, counter_deltas, explain_run
 from lablib.envoy.process import admin_socket_name, log_tail, start_envoy, wait_ready
-from lablib.i18n import Msg
+from lablib.i18n import Joined, Msg
 
 __all__ = ["DEFAULT_SERVICE_TIME_MS", "DEFAULT_WORKERS", "MeshBackend", "Run"]
 
@@ -418,7 +418,7 @@ class MeshBackend:
         else:
             lines.append(Msg("mesh.rejection.nothing_applied", version=state.config_version, short=kind.short,
                              rejected=exc.blamed[:5]))
-        return EnvoyError(xds.Joined(lines), envoy_output=exc.envoy_output)
+        return EnvoyError(Joined(lines), envoy_output=exc.envoy_output)
 
     # ----------------------------------------------------------------- pods
     def _write_pod_config(self, pod: PodState, files: _plan.SidecarFiles, version: int) -> None:

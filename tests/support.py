@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
+import socket
 from pathlib import Path
 
 import nbformat
@@ -15,6 +17,17 @@ import psutil
 
 import lablib
 from lablib import LabError
+
+#: A Chinese (CJK unified) character: text that has one is in Chinese, not English that fell through.
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound once, then closed): for a server to start on, or
+    for a connection that must be refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def processes_under(home: Path) -> list[psutil.Process]:

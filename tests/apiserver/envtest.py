@@ -21,7 +21,6 @@ import ipaddress
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -36,6 +35,7 @@ from typing import Any
 import yaml
 
 from lablib.backends.mesh._procs import ProcRecord, die_with_parent, record_of, spawn, stop_all
+from tests.support import free_port
 
 __all__ = ["ADMIN", "OUTSIDER", "STUDENT", "ControlPlane", "PodReadiness", "build_script", "crd_manifest",
            "find_binaries"]
@@ -60,12 +60,6 @@ def find_binaries() -> Path | None:
     bin_dir = cache / "bin"
     ok = all(os.access(bin_dir / b, os.X_OK) for b in ("kube-apiserver", "kube-controller-manager"))
     return bin_dir if ok and shutil.which("etcd") else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- certificates ------------------------------------------------------------------------------------------
@@ -159,7 +153,7 @@ class ControlPlane:
         pki = work / "pki"
         pki.mkdir(exist_ok=True)
         _write_pki(pki)
-        api_port, etcd_port, peer_port = _free_port(), _free_port(), _free_port()
+        api_port, etcd_port, peer_port = free_port(), free_port(), free_port()
         server = f"https://127.0.0.1:{api_port}"
         plane = cls(directory=work, server=server, kubeconfig=work / "kubeconfig", _owned_dir=owned)
         plane._finalizer = weakref.finalize(plane, _stop_in_order, plane.records)

@@ -16,12 +16,12 @@ from lablib._exceptions import LabWarning
 from lablib.backends.kind import KindBackend
 from lablib.i18n import Msg, render
 from tests.apiserver.envtest import ControlPlane
+from tests.support import CJK
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_GO = REPO / "manifests/service/go/service-go.yaml"
 VS = REPO / "manifests/istio/route/virtual-service-go.yaml"
 DR = REPO / "manifests/istio/resilience/destination-rule-go-cb.yaml"
-CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def service(name: str, **spec: object) -> dict:

@@ -21,7 +21,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -33,7 +32,7 @@ import nbformat
 import pytest
 
 from lablib.viz.checks import lab_processes
-from tests.support import lab_error_names
+from tests.support import CJK, free_port, lab_error_names
 
 REPO = Path(__file__).resolve().parents[2]
 LABS = REPO / "labs"
@@ -57,12 +56,6 @@ SMALL = {"backend": '"embedded"', "concurrency": "[10, 40]", "calls_per_thread":
 MARKER_VAR = "LABLIB_BROWSER_RUN"
 
 pytestmark = [pytest.mark.browser, pytest.mark.envoy]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _answers(url: str) -> bool:
@@ -118,7 +111,7 @@ def jupyterlab(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
     if lang == "zh" and not fonts.strip():
         pytest.fail("no CJK font (fc-list :lang=zh is empty): install fonts-noto-cjk (tools/system-deps.sh)",
                     pytrace=False)
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     marker = uuid.uuid4().hex
     home = Path(os.environ.get("TMPDIR", "/tmp")) / f"lablib-browser-{marker[:8]}"
     settings = _settings_dir(home / "jupyterlab-settings")
@@ -342,8 +335,8 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
             assert failed.count() == 0, failed.all_inner_texts()
             if zh:  # the run-time text follows the notebook's lang = "zh"
                 verdicts = checks.all_inner_texts()
-                assert all(re.search(r"[\u4e00-\u9fff]", text) for text in verdicts), verdicts
-                assert re.search(r"[\u4e00-\u9fff]", page.locator(".lablib-explain").first.inner_text())
+                assert all(CJK.search(text) for text in verdicts), verdicts
+                assert CJK.search(page.locator(".lablib-explain").first.inner_text())
             plots = page.locator(".js-plotly-plot")
             assert plots.count() >= 5  # share, latency, admitted, counters, explorer
             for i, name in enumerate(("share", "latency", "admitted", "counters")):

@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
+from tests.support import free_port
+
 
 def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "lablib.fortio", *args], capture_output=True, text=True, timeout=timeout
     )
-
-
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.mark.parametrize(
@@ -55,7 +48,7 @@ def test_bad_input_is_one_clear_line_and_a_nonzero_exit(args, code, message):
 
 
 def test_unreachable_port_exits_1_with_a_message():
-    port = _closed_port()
+    port = free_port()
     p = _run("load", "-c", "2", "-qps", "0", "-n", "4", "-loglevel", "Error", f"http://127.0.0.1:{port}/")
     assert p.returncode == 1 and "Traceback" not in p.stderr
     assert f"failed with a socket error connecting to 127.0.0.1:{port}" in p.stderr

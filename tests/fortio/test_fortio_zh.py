@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,17 +20,9 @@ from lablib.fortio.multiproc import _from_json, _read_msg, _to_json
 from lablib.fortio.runner import resolve
 from lablib.fortio.testing import SlowBackend
 from lablib.i18n import Msg, render
+from tests.support import CJK, free_port
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _zh(err: Exception, *kept: str) -> str:
@@ -176,7 +167,7 @@ def test_unreadable_and_garbled_result_files(tmp_path):
 
 
 def test_connection_refused_on_a_closed_loopback_port():
-    port = _closed_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     seen: list[str] = []
     with pytest.raises(FortioError) as info:

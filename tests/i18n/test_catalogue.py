@@ -19,9 +19,9 @@ from lablib.i18n import (
     fields,
     t,
 )
+from tests.support import CJK
 
 REPO = Path(__file__).resolve().parents[2]
-CJK = re.compile(r"[\u4e00-\u9fff]")
 #: Keys whose Chinese text is only code, names and punctuation (nothing to translate).
 NO_CJK = {"viz.check.line", "viz.table.ours_sockets", "viz.table.dr_title", "i18n.list_sep",
           "manifests.problem.fix_sep"}

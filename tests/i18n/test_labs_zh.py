@@ -4,8 +4,6 @@ explorers show when Run fails. ``str(error)`` stays the English text the CLI, lo
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from lablib import LabError
@@ -18,8 +16,8 @@ from lablib.reproduce import measured, replay
 from lablib.translate.proxy_config import PROXY_CONFIG_ANNOTATION, proxy_concurrency
 from lablib.translate.version import ISTIO_VERSION, istiod_version_warning
 from lablib.viz.runs import sweep
+from tests.support import CJK
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
 BAD_BASE_RULE = {
     "apiVersion": "networking.istio.io/v1",
     "kind": "DestinationRule",

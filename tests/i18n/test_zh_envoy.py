@@ -10,6 +10,7 @@ import pytest
 from lablib.viz import BreakerExplorer, BreakerKnobs, checks, explain, knob_theory
 from tests.notebooks.conftest import lab_env  # noqa: F401  (fixture)
 from tests.notebooks.test_explorer_envoy import BASE, CLUSTER, PENDING_DR, lab  # noqa: F401  (fixture)
+from tests.support import CJK
 
 
 @pytest.mark.envoy
@@ -30,4 +31,4 @@ def test_chinese_explorer_runs_a_real_breaker_and_explains_it_with_the_same_numb
     for fn in (explain.why_sockets, explain.why_varies):
         en_text, zh_text = str(fn([point])), str(fn([point], lang="zh"))
         assert sorted(re.findall(r"\d+(?:\.\d+)?", en_text)) == sorted(re.findall(r"\d+(?:\.\d+)?", zh_text))
-        assert re.search(r"[\u4e00-\u9fff]", zh_text)
+        assert CJK.search(zh_text)

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -26,14 +25,9 @@ import yaml
 from lablib.backends.kind import _plan as plan
 from lablib.backends.kind._access_log import ISTIO_TEXT_FORMAT, parse_istio_access_log
 from lablib.envoy.process import start_envoy, wait_ready, with_kill
+from tests.support import free_port
 
 CLUSTER = "outbound|80||service-go.default.svc.cluster.local"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -116,7 +110,7 @@ def _envoy_config(listen: int, app: int, log: Path) -> dict:
 
 @pytest.mark.envoy
 def test_istios_text_access_log_from_a_real_envoy_parses_into_records(service_go, tmp_path):
-    listen, log = _free_port(), tmp_path / "access.log"
+    listen, log = free_port(), tmp_path / "access.log"
     config = tmp_path / "envoy.yaml"
     config.write_text(yaml.safe_dump(_envoy_config(listen, service_go, log)))
     launch = start_envoy(config, workdir=tmp_path, name="client", workers=1)

@@ -5,7 +5,6 @@ The same against a real API server: tests/apiserver/test_kind_zh.py."""
 from __future__ import annotations
 
 import json
-import re
 import warnings
 
 import pytest
@@ -18,8 +17,7 @@ from lablib.backends.kind._errors import _map_errors
 from lablib.backends.kind._exec import run_cli
 from lablib.backends.kind._plan import check_lab_name, config_dump_resource, fortio_command
 from lablib.i18n import Joined, Msg, render
-
-CJK = re.compile(r"[\u4e00-\u9fff]")
+from tests.support import CJK
 
 
 def zh(err: BaseException) -> str:

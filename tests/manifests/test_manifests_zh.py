@@ -4,7 +4,6 @@ kept) while ``str()`` stays the English the CLI and the other tests read."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import warnings
 from pathlib import Path
@@ -15,10 +14,10 @@ from lablib import ValidationFailed, YAMLSyntaxError
 from lablib.i18n import render
 from lablib.manifests import LabWarning, load_file, validate_files
 from lablib.manifests._limits import MAX_FILE_BYTES
+from tests.support import CJK
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_DR = REPO / "manifests" / "istio" / "resilience" / "destination-rule-go-cb.yaml"
-CJK = re.compile(r"[\u4e00-\u9fff]")
 
 FULL_WIDTH_KIND = """\
 apiVersion: networking.istio.io/v1

@@ -15,8 +15,7 @@ import pytest
 from lablib import ValidationFailed
 from lablib.i18n import render
 from lablib.manifests import LabWarning, load_file, validate_files
-
-CJK = re.compile(r"[\u4e00-\u9fff]")
+from tests.support import CJK
 
 DR = """\
 apiVersion: networking.istio.io/v1

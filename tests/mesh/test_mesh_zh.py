@@ -5,7 +5,6 @@ the English text it always was. Real labs, real Envoys, real signals."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 
 import pytest
@@ -16,8 +15,8 @@ from lablib.backends.mesh import MeshBackend
 from lablib.backends.mesh._health import how_it_ended
 from lablib.i18n import Msg, render
 from tests.mesh.test_all_or_nothing import _poison
+from tests.support import CJK
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
 URL = "http://service-go/env"
 
 

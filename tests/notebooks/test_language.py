@@ -11,10 +11,10 @@ import pytest
 from nbclient import NotebookClient
 
 from lablib.viz.language import error_text
+from tests.support import CJK
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_DR = REPO / "manifests" / "istio" / "resilience" / "destination-rule-go-cb.yaml"
-CJK = re.compile(r"[\u4e00-\u9fff]")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 BAD = """apiVersion: networking.istio.io/v1
 kind: DestinationRule

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from tests.notebooks.conftest import execute_notebook
-from tests.notebooks.test_notebook import code_lines
+from tests.notebooks.test_notebook import assert_lab_shape
 from tests.support import notebook_checks, processes_under
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,24 +28,13 @@ SMALL = {"task_concurrency": [1, 3], "task_runs": 1, "book_concurrency": [20, 40
 def test_notebook_is_committed_clean_and_shaped(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    cells = nb.cells
-    code = [c for c in cells if c.cell_type == "code"]
+    code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.outputs == [] and c.execution_count is None for c in code), "commit without outputs"
-    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
     heading = "## Step " if path == NOTEBOOK else "## 第 "
-    steps = [line for c in cells if c.cell_type == "markdown" for line in c.source.splitlines()
-             if line.startswith(heading)]
+    steps = assert_lab_shape(path, [*SMALL, "lang"], "lablib.reproduce", heading=heading)
     assert len(steps) == 6, steps
-    params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(params) == 1
-    for name in [*SMALL, "lang"]:
-        assert name in params[0].source, f"parameter {name} missing from the parameters cell"
-    assert 'lang = "zh"' in params[0].source if path == ZH else 'lang = "en"' in params[0].source
-    assert "cleanup" in code[-1].source and cells[-1] is code[-1]
-    for c in code:
-        if c is not params[0]:
-            assert len(code_lines(c.source)) <= 5, f"cell too long (logic belongs in lablib):\n{c.source}"
-            assert "assert " not in c.source
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert 'lang = "zh"' in params.source if path == ZH else 'lang = "en"' in params.source
 
 
 @pytest.mark.envoy

@@ -60,6 +60,27 @@ def code_lines(source: str) -> list[str]:
     return [line for line in lines if not line.startswith(("import ", "from "))]
 
 
+def assert_lab_shape(path, parameters, checks: str, heading: str = "## Step ") -> list[str]:
+    """The shape every lab keeps: a title; one parameters cell with a line ``name =`` for each of
+    ``parameters``; code cells of at most five lines and no bare assert (the ``checks`` module does that);
+    the cleanup cell last. Returns the markdown lines starting with ``heading``, for the caller's count."""
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
+    params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    for name in parameters:
+        assert f"{name} =" in params[0].source, f"parameter {name} missing from the parameters cell"
+    code = [c for c in cells if c.cell_type == "code"]
+    assert "cleanup" in code[-1].source and cells[-1] is code[-1]
+    for c in code:
+        if c is params[0]:  # one line per parameter, so papermill can override each
+            continue
+        assert len(code_lines(c.source)) <= 5, f"cell too long (logic belongs in lablib):\n{c.source}"
+        assert "assert " not in c.source, f"use {checks}, not bare asserts"
+    return [line for c in cells if c.cell_type == "markdown" for line in c.source.splitlines()
+            if line.startswith(heading)]
+
+
 def test_sources_are_python_that_ruff_lints_like_the_rest():
     listed = subprocess.run([sys.executable, "-m", "ruff", "check", "--show-files", "."], cwd=REPO,
                             capture_output=True, text=True)
@@ -108,28 +129,10 @@ def test_a_bad_source_stops_with_a_positioned_error(tmp_path, cells, line, messa
 
 
 def test_notebook_shape_title_steps_parameters_cleanup_last():
-    cells = _cells()
-    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
-    steps = [
-        line
-        for c in cells
-        if c.cell_type == "markdown"
-        for line in c.source.splitlines()
-        if line.startswith("## Step ")
-    ]
+    steps = assert_lab_shape(NOTEBOOK, ("backend", "concurrency", "calls_per_thread", "repeats", "workers",
+                                        "persist", "lang"), "lablib.viz.checks")
     assert [s.split(":")[0] for s in steps] == [f"## Step {i}" for i in range(1, 6)]
     assert len(steps) == 5
-    params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(params) == 1
-    for name in ("backend", "concurrency", "calls_per_thread", "repeats", "workers", "persist", "lang"):
-        assert f"{name} =" in params[0].source
-    last_code = [c for c in cells if c.cell_type == "code"][-1]
-    assert "cleanup" in last_code.source and cells[-1] is last_code
-    for c in cells:
-        # The parameters cell has one line per parameter, so papermill can override each.
-        if c.cell_type == "code" and c is not params[0]:
-            assert len(code_lines(c.source)) <= 5, f"cell too long (logic belongs in lablib):\n{c.source}"
-            assert "assert " not in c.source, "use lablib.viz.checks, not bare asserts"
 
 
 @pytest.mark.envoy

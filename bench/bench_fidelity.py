@@ -1,6 +1,6 @@
 """Fidelity: the published circuit-breaking runs replayed under each environment factor, on real Envoy.
 
-For the Istio task (c = 1, 2, 3) and the book (c = 20, 30, 40) this runs the preset (``lablib.presets``) and
+For the Istio task (c = 1, 2, 3) and the book (c = 20, 30, 40) this runs the preset (lab 04's ``presets``) and
 variants that change one factor of docs/reference/published-experiments.md §7-8 at a time: service time, 1 vs
 2 workers, ``reuse_port`` off, mTLS off/on, a 1-CPU client (fortio and its sidecar pinned), and, for the book,
 the rule without ``http2MaxRequests``. Each row prints the mean 503 share over ``--runs`` runs, its spread
@@ -60,7 +60,7 @@ def measure(env: Any, cs: list[int], runs: int, *, home: Path, rule: Path | None
             label: str | None = None) -> Row:
     """Start a lab for ``env``, apply service-go and the rule, run fortio ``runs`` times per ``-c``."""
     from lablib.backends.mesh import MeshBackend
-    from lablib.client_cpu import fortio_in
+    from lablib.labs.reproducing_published_runs.client_cpu import fortio_in
     from lablib.theory import times_from_result
 
     row = Row(label or env.describe(), env)
@@ -91,7 +91,7 @@ def measure(env: Any, cs: list[int], runs: int, *, home: Path, rule: Path | None
 
 
 def task_rows(runs: int, home: Path) -> list[Row]:
-    from lablib.presets import preset
+    from lablib.labs.reproducing_published_runs.presets import preset
 
     env = preset("istio-task")
     cs = [1, 2, 3]
@@ -114,7 +114,7 @@ def task_rows(runs: int, home: Path) -> list[Row]:
 
 
 def book_rows(runs: int, home: Path, workdir: Path) -> list[Row]:
-    from lablib.presets import preset
+    from lablib.labs.reproducing_published_runs.presets import preset
 
     env = preset("book")
     cs = [20, 30, 40]
@@ -160,7 +160,7 @@ def record(out: dict[str, Any]) -> None:
     """Merge this session's rows into the shipped file lab 04 reads (an experiment not run keeps its rows)."""
     import yaml
 
-    from lablib.reproduce import MEASURED_FILE
+    from lablib.labs.reproducing_published_runs.reproduce import MEASURED_FILE
 
     data = yaml.safe_load(MEASURED_FILE.read_text()) if MEASURED_FILE.exists() else {}
     for experiment in ("task", "book"):
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--record", action="store_true",
                    help="write the rows to lablib/published/measured-fidelity.yaml (what lab 04 shows)")
     args = p.parse_args([] if argv is None else argv)  # `python -m bench fidelity` passes none
-    from lablib.presets import preset
+    from lablib.labs.reproducing_published_runs.presets import preset
 
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2-core machine shared with other jobs)")
     out: dict[str, Any] = {"runs": args.runs, "load_start": os.getloadavg()}

@@ -92,7 +92,7 @@ def _notebook(name: str, path: Path) -> dict[str, float]:
 
 
 def _explorer(lab: Any, directory: Path, clients: int) -> dict[str, float]:
-    from lablib.limits.widgets import LimitsExplorer
+    from lablib.labs.where_the_limit_lives.widgets import LimitsExplorer
 
     explorer = LimitsExplorer(lab, directory=directory, clients=clients, concurrency=40, calls_per_thread=10)
     explorer.run()  # the route and client pods are applied once; the timed Runs only run load
@@ -119,9 +119,9 @@ def _cpu_per_call(lab: Any, pods: list[str]) -> float:
 
 
 def main() -> int:
-    from lablib import limits
     from lablib.lab import Lab
-    from lablib.viz.checks import lab_processes
+    from lablib.labs import where_the_limit_lives as limits
+    from lablib.notebook.checks import lab_processes
 
     tmp = Path(tempfile.mkdtemp(prefix="lablib-bench-lab03-"))
     os.environ["LABLIB_HOME"] = str(tmp / "home")

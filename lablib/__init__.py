@@ -6,7 +6,8 @@
 The top level re-exports what a notebook or a script needs; the subpackages hold the rest:
 ``lablib.manifests`` (load and validate YAML), ``lablib.translate`` (Istio -> Envoy, pure),
 ``lablib.fortio`` (the load generator and the result reader), ``lablib.theory`` (limits and simulation),
-``lablib.viz`` (plots, widgets and checks for the notebooks), ``lablib.backends`` (embedded mesh and kind).
+``lablib.notebook`` (the notebook kit: runs, checks, tables, plots), ``lablib.labs`` (one package per lab),
+``lablib.backends`` (embedded mesh and kind).
 Notebooks that teach each part: ``labs/01-circuit-breaking.ipynb``, ``labs/02-outlier-detection.ipynb``.
 """
 

@@ -21,10 +21,16 @@ Errors print as one line a student can act on; ManifestError prints as
 ``file:line:col: Kind/name: spec.path: problem (fix)`` like a compiler.
 
 Messages are ``lablib.i18n.Msg``: English as ``str(error)``; ``error.in_lang("zh")`` is the same error in the
-notebook's language (what ``lablib.viz.language`` shows instead of a traceback).
+notebook's language (what ``lablib.notebook.language`` shows instead of a traceback).
+
+This module imports nothing from lablib: lablib.i18n (whose own errors are LabErrors) sits above it.
+Messages are rendered duck-typed (anything with ``in_lang``); its own few texts (``lab.*`` keys) are read
+through the ``t`` that lablib.i18n installs with ``use_catalogue`` when imported (``import lablib`` does).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 __all__ = [
     "BackendError",
@@ -43,6 +49,23 @@ __all__ = [
     "ValidationFailed",
     "YAMLSyntaxError",
 ]
+
+
+#: lablib.i18n's ``t(key, lang, **values)``, installed by lablib.i18n when it is imported.
+_catalogue: Callable[..., str] | None = None
+
+
+def use_catalogue(t: Callable[..., str]) -> None:
+    """How these errors read their catalogue messages; called once by lablib.i18n (a hook, not an import,
+    so that the dependency points one way)."""
+    global _catalogue
+    _catalogue = t
+
+
+def _t(key: str, lang: str, /, **values: object) -> str:
+    if _catalogue is None:  # unreachable through `import lablib`, which imports lablib.i18n
+        raise RuntimeError(f"message {key!r}: lablib.i18n is not imported; import lablib first")
+    return _catalogue(key, lang, **values)
 
 
 def _in(text: object, lang: str) -> str:
@@ -140,11 +163,9 @@ class ValidationFailed(LabError):
         super().__init__(self.in_lang("en"))
 
     def in_lang(self, lang: str) -> str:
-        from lablib.i18n import t  # here, not at the top: lablib.i18n imports this module
-
         errors = [p for p in self.problems if getattr(p, "severity", "error") == "error"]
         lines = "\n".join(p.in_lang(lang) if hasattr(p, "in_lang") else str(p) for p in errors)
-        return t("lab.validation_failed", lang, n=len(errors)) + f"\n{lines}"
+        return _t("lab.validation_failed", lang, n=len(errors)) + f"\n{lines}"
 
 
 class ParameterError(LabError, ValueError):
@@ -171,9 +192,7 @@ class EnvoyError(BackendError):
     def in_lang(self, lang: str) -> str:
         if not self.envoy_output:
             return _in(self.message, lang)
-        from lablib.i18n import t  # here, not at the top: lablib.i18n imports this module
-
-        return f"{_in(self.message, lang)}\n{t('lab.envoy_said', lang)}\n{self.envoy_output}"
+        return f"{_in(self.message, lang)}\n{_t('lab.envoy_said', lang)}\n{self.envoy_output}"
 
 
 class ClusterSafetyError(BackendError):

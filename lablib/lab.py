@@ -10,6 +10,8 @@
 
 Backend choice: ``Lab(backend="embedded")`` / ``"kind"`` / ``"auto"``; when not given, ``$LABLIB_BACKEND``
 (default ``auto``: kind when ``lablib.backends.kind.detect()`` says it is usable, else the embedded mesh).
+A ``Backend`` object is used as it is: ``Lab(backend=FakeBackend())`` (``lablib.backends.fake``) computes
+results without starting Envoy.
 The embedded lab's lifetime (attach to a running one, owned vs persistent) is described in
 ``lablib.backends.mesh``.
 """
@@ -21,10 +23,11 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from lablib._exceptions import BackendUnavailable, LabError
+from lablib._exceptions import BackendUnavailable, LabError, ParameterError
 from lablib._types import PathLike
 from lablib.backends.base import Backend, ClusterStats, HostStatus, ProgressCallback
 from lablib.i18n import Msg
+from lablib.lab_defaults import SERVICE_TIME_MS, WORKERS
 
 if TYPE_CHECKING:
     from lablib.envoy.access_log import ResponseRecord
@@ -63,7 +66,8 @@ class Lab:
     """The lab: apply manifests, run fortio from the fortio pod, read the client sidecar's Envoy.
 
     Args:
-        backend: ``"embedded"``, ``"kind"`` or ``"auto"`` (default: ``$LABLIB_BACKEND``, else auto).
+        backend: ``"embedded"``, ``"kind"`` or ``"auto"`` (default: ``$LABLIB_BACKEND``, else auto), or a
+            ``Backend`` object to use as it is (e.g. ``lablib.backends.fake.FakeBackend()``).
         name: the lab's name (embedded: the state dir; kind: the cluster name). Default per backend.
         workers: Envoy worker threads per sidecar (embedded; Istio's default is 2).
         service_time_ms: service-go's time per call (embedded).
@@ -73,11 +77,16 @@ class Lab:
         **options: passed to the backend's constructor as they are.
     """
 
-    def __init__(self, backend: str | None = None, *, name: str | None = None, workers: int = 2,
-                 service_time_ms: float = 25.0, persist: bool = False, attach_only: bool = False,
-                 progress: ProgressCallback | None = None, **options: Any) -> None:
-        kind, self.backend_reason = choose_backend(backend)
+    def __init__(self, backend: str | Backend | None = None, *, name: str | None = None,
+                 workers: int = WORKERS, service_time_ms: float = SERVICE_TIME_MS, persist: bool = False,
+                 attach_only: bool = False, progress: ProgressCallback | None = None, **options: Any) -> None:
         self.backend: Backend
+        if backend is not None and not isinstance(backend, str):
+            if not isinstance(backend, Backend):
+                raise ParameterError(Msg("labapi.not_a_backend", got=type(backend).__name__))
+            self.backend, self.backend_reason = backend, f"given: {backend!r}"
+            return
+        kind, self.backend_reason = choose_backend(backend)
         if kind == "kind":
             try:
                 from lablib.backends.kind import KindBackend
@@ -172,6 +181,9 @@ class Lab:
         counters."""
         return self.backend.explain(run)
 
-    def set_fault(self, target: str, *, code: int = 503, fraction: float = 1.0) -> list[str]:
-        """Make a pod (or every pod of a Deployment) answer ``code`` for ``fraction`` of calls; 0 heals."""
-        return self.backend.set_fault(target, code=code, fraction=fraction)
+    def set_fault(self, target: str, *, code: int = 503, fraction: float = 1.0,
+                  delay_ms: float = 0.0, seed: int | None = None) -> list[str]:
+        """Make a pod (or every pod of a Deployment) answer ``code`` for ``fraction`` of calls (``seed``: each
+        call at random, a flaky instance) and take ``delay_ms`` longer on every call (a slow instance:
+        ``fraction=0, delay_ms=200``); 0 and 0 heal."""
+        return self.backend.set_fault(target, code=code, fraction=fraction, delay_ms=delay_ms, seed=seed)

@@ -17,8 +17,10 @@ EXPECTED_TOP_LEVEL = {
     "render_yaml", "validate_files",
 }
 
-SUBPACKAGES = ["lablib.manifests", "lablib.translate", "lablib.fortio", "lablib.theory", "lablib.viz",
-               "lablib.backends", "lablib.backends.kind", "lablib.outlier", "lablib.limits"]
+SUBPACKAGES = ["lablib.manifests", "lablib.translate", "lablib.fortio", "lablib.theory", "lablib.notebook",
+               "lablib.labs", "lablib.backends", "lablib.backends.kind", "lablib.labs.outlier_detection",
+               "lablib.labs.where_the_limit_lives", "lablib.labs.circuit_breaking",
+               "lablib.labs.reproducing_published_runs"]
 
 
 def test_top_level_all_is_the_curated_surface() -> None:

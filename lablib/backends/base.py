@@ -7,7 +7,7 @@ The verbs follow kubectl (apply, delete) and Envoy's admin endpoints (stats, clu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from lablib.envoy.upstream import ClusterStats, HostStatus  # re-exported: backends return them
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from lablib.envoy.explain import RunExplanation
     from lablib.fortio.result import FortioResult
 
-__all__ = ["Backend", "ClusterStats", "HostStatus", "ProgressCallback"]
+__all__ = ["Backend", "BackendBase", "ClusterStats", "HostStatus", "ProgressCallback"]
 
 #: Called with (done, total, message) while something slow runs; total may be 0 when unknown. ``message`` is a
 #: ``lablib.i18n.Msg``: its English text as a ``str``, ``render(message, lang)`` in the notebook's language.
@@ -69,9 +69,12 @@ class Backend(Protocol):
     def explain(self, run: FortioResult | None = None) -> RunExplanation:
         """Every response of a fortio run (default: the last) by cause, next to the counters it moved."""
 
-    def set_fault(self, target: str, *, code: int = 503, fraction: float = 1.0) -> list[str]:
+    def set_fault(self, target: str, *, code: int = 503, fraction: float = 1.0,
+                  delay_ms: float = 0.0, seed: int | None = None) -> list[str]:
         """Make the app of pod ``target`` (or of each pod of Deployment ``target``) answer ``code`` for
-        ``fraction`` of its calls (service-go's ``POST /fault``); 0 heals. Returns the pods changed."""
+        ``fraction`` of its calls and take ``delay_ms`` longer on each (service-go's ``POST /fault``); 0 and 0
+        heal. ``seed``: each call fails at random with probability ``fraction`` (a flaky instance) instead of
+        every 1/fraction-th call. Returns the pods changed."""
 
     def cleanup(self) -> None:
         """Delete everything the lab applied and stop what it started. Idempotent."""
@@ -82,3 +85,23 @@ class Backend(Protocol):
     def __enter__(self) -> Backend: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+_B = TypeVar("_B", bound="BackendBase")
+
+
+class BackendBase:
+    """What every backend shares, written once: ``with backend: …`` closes it at the end.
+
+    A backend class derives from this and implements ``Backend`` (``close`` included); the ``Backend``
+    protocol stays the contract (tests check each backend's signatures against it).
+    """
+
+    def close(self) -> None:  # pragma: no cover - every backend has its own
+        raise NotImplementedError
+
+    def __enter__(self: _B) -> _B:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

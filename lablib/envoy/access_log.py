@@ -30,6 +30,7 @@ ACCESS_LOG_FORMAT: JSONDict = {
     "upstream_cluster": "%UPSTREAM_CLUSTER%",
     "upstream_host": "%UPSTREAM_HOST%",
     "x_envoy_overloaded": "%RESP(X-ENVOY-OVERLOADED)%",
+    "attempts": "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
 }
 
 
@@ -59,6 +60,8 @@ class ResponseRecord:
     authority: str = ""
     path: str = ""
     overloaded: bool = False
+    #: upstream attempts the router made for this response (1 + its retries; 0: none, e.g. a local 503 UO)
+    attempts: int = 1
 
     @property
     def flag_set(self) -> frozenset[str]:
@@ -91,6 +94,7 @@ def parse_access_log(lines: Iterable[str], *, since: float | None = None) -> lis
                 authority=_text(d.get("authority")),
                 path=_text(d.get("path")),
                 overloaded=_text(d.get("x_envoy_overloaded")).lower() == "true",
+                attempts=int(d.get("attempts") or 0) if "attempts" in d else 1,
             )
         except (ValueError, TypeError, AttributeError):
             continue

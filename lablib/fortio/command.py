@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from lablib._exceptions import FortioError
+from lablib._exceptions import FortioError, FortioUsageError
 from lablib.fortio.engine import Shared, log_line
 from lablib.fortio.flags import ParsedArgs, parse_args
 from lablib.fortio.http_client import build_target
@@ -65,13 +65,15 @@ def load(
     err = stderr if stderr is not None else sys.stderr
     out = stdout if stdout is not None else sys.stdout
     if parsed.curl:
+        if parsed.options.h2 or parsed.options.grpc:
+            raise FortioUsageError(Msg("fortio.url.curl_protocol"))
         return _curl_result(parsed, err, out)
     return _run(parsed, err, out, progress)
 
 
 def _run(parsed: ParsedArgs, err: TextIO, out: TextIO, progress: ProgressCallback | None) -> FortioResult:
     o = parsed.options.normalized()
-    target_url = o.url if "://" in o.url else "http://" + o.url
+    target_url = o.url if "://" in o.url or o.grpc else "http://" + o.url  # gRPC: the destination as given
     state = {"last_log": 0.0, "last_cb": 0.0, "plan": None}
 
     def on_start(plan: RunPlan) -> None:
@@ -141,8 +143,11 @@ def _run(parsed: ParsedArgs, err: TextIO, out: TextIO, progress: ProgressCallbac
     err.flush()
     count = res["DurationHistogram"]["Count"]
     if count and res["RetCodes"].get("-1") == count:
-        raise FortioError(Msg("fortio.command.all_socket_errors", count=count, host=rd.target.connect_host,
-                              port=rd.target.connect_port, url=rd.target.url))
+        where = {"count": count, "host": rd.target.connect_host, "port": rd.target.connect_port,
+                 "url": rd.target.url}
+        if o.h2:  # the likely cause differs: a server without h2c
+            raise FortioError(Msg("fortio.command.all_socket_errors_h2", **where))
+        raise FortioError(Msg("fortio.command.all_socket_errors", **where))
     return read_result(res)
 
 

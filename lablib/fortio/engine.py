@@ -1,11 +1,13 @@
 """The engine of a run: fortio's threads on one asyncio event loop, and the warmup rule.
 
-Like fortio's ``periodic`` under ``fhttp``: :class:`LoopRun` drives some of a run's threads (all of them
-in one process, or a share in each worker process of ``multiproc.py``), each with its own
-:class:`~lablib.fortio.http_client.FastClient` paced by a :class:`~lablib.fortio.periodic.ThreadPacer`,
-and records into a mergeable :class:`ThreadData`. :class:`Shared` is what the caller's thread reads while
-the loop runs (progress, log lines, stop). :func:`check_warmup` is the one warmup-abort rule, used by
-the single- and the multi-process run (``runner.py``, ``multiproc.py``).
+Like fortio's ``periodic`` under ``fhttp``/``fgrpc``: :class:`LoopRun` drives some of a run's threads (all
+of them in one process, or a share in each worker process of ``multiproc.py``), each with its own client
+paced by a :class:`~lablib.fortio.periodic.ThreadPacer`, and records into a mergeable :class:`ThreadData`.
+The client is the fast HTTP/1.1 one (``http_client.FastClient``), the ``-h2`` one (``h2_client.H2Client``),
+or with ``-grpc`` a ``grpc_client.GrpcClient`` on the connection its group of ``-s`` threads shares.
+:class:`Shared` is what the caller's thread reads while the loop runs (progress, log lines, stop).
+:func:`check_warmup` is the one warmup-abort rule, used by the single- and the multi-process run
+(``runner.py``, ``multiproc.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lablib._exceptions import FortioError
+from lablib.fortio.grpc_client import ERROR, GrpcClient, new_slots
+from lablib.fortio.h2_client import H2Client
 from lablib.fortio.http_client import FastClient, Target, code_is_ok
 from lablib.fortio.options import LoadOptions
 from lablib.fortio.periodic import RunPlan, ThreadPacer
@@ -37,10 +41,12 @@ __all__ = [
     "new_loop",
 ]
 
-#: at most this many "Non ok http code" warnings per process, then one "further ... not shown"
+#: at most this many "Non ok http code" / "Error making grpc call" warnings per process, then one
+#: "further ... not shown" (fortio logs them all; a notebook cell would drown)
 MAX_ERROR_LOGS = 100
-#: One thread's warmup call: (HTTP code or -1 for a socket error, response bytes with headers: fortio's size).
-WarmupCall = tuple[int, int]
+#: One thread's warmup call: (HTTP code or -1 for a socket error, or a gRPC RetCodes key; response bytes with
+#: headers: fortio's size[; the gRPC error text, "" if none]).
+WarmupCall = tuple[int | str, int] | tuple[int | str, int, str]
 
 
 @dataclass
@@ -53,7 +59,8 @@ class ThreadData:
     header_sizes: Histogram
     connect: Histogram
     sleeps: Histogram
-    codes: dict[int, int]
+    #: RetCodes: HTTP code (-1 socket error), or for gRPC fortio's key (SERVING, ERROR, ...)
+    codes: dict[int | str, int]
     sockets: int
     ip_counts: dict[str, int]
     warnings: list[str] = field(default_factory=list)
@@ -62,6 +69,8 @@ class ThreadData:
     #: fortio's iteration count ``i`` when the thread ended, and when (ns after the run start)
     calls: int = 0
     ended_ns: int = 0
+    #: gRPC runs: status number -> calls that failed with it (all counted ERROR in ``codes``)
+    grpc_errors: dict[int, int] = field(default_factory=dict)
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -71,6 +80,7 @@ class ThreadData:
             "sleeps": self.sleeps.to_state(), "codes": {str(k): v for k, v in self.codes.items()},
             "sockets": self.sockets, "ip_counts": self.ip_counts, "warnings": self.warnings,
             "last_code": self.last_code, "calls": self.calls, "ended_ns": self.ended_ns,
+            "grpc_errors": {str(k): v for k, v in self.grpc_errors.items()},
         }  # fmt: skip
 
     @classmethod
@@ -83,14 +93,20 @@ class ThreadData:
             h(s["header_sizes"]),
             h(s["connect"]),
             h(s["sleeps"]),
-            {int(k): v for k, v in s["codes"].items()},
+            {_code(k): v for k, v in s["codes"].items()},
             s["sockets"],
             s["ip_counts"],
             s["warnings"],
             s.get("last_code", 0),
             s.get("calls", 0),
             s.get("ended_ns", 0),
+            {int(k): v for k, v in s.get("grpc_errors", {}).items()},
         )
+
+
+def _code(key: str) -> int | str:
+    """A RetCodes key back from JSON: HTTP codes are numbers, gRPC's are names."""
+    return int(key) if key.lstrip("-").isdigit() else key
 
 
 
@@ -151,26 +167,32 @@ class _Thread:
             ip_counts={},
             warnings=pacer.warnings,
         )
-        self.client = FastClient(
-            run.loop,
-            run.target,
-            timeout_s=o.timeout_s,
-            keepalive=o.keepalive,
-            connect_times=self.data.connect,
-            ip_counts=self.data.ip_counts,
-        )
+        self.client: FastClient | H2Client | GrpcClient
+        if o.grpc:
+            self.client = GrpcClient(run.slots[idx // o.streams], thread=idx, start_ns=run.created_ns,
+                                     health_service=None if o.ping else o.health_service,
+                                     delay_s=o.grpc_ping_delay_s)
+        elif o.h2:
+            self.client = H2Client(run.loop, run.target, timeout_s=o.timeout_s,
+                                   connect_times=self.data.connect, ip_counts=self.data.ip_counts)
+        else:
+            self.client = FastClient(run.loop, run.target, timeout_s=o.timeout_s, keepalive=o.keepalive,
+                                     connect_times=self.data.connect, ip_counts=self.data.ip_counts)
         self.t0 = 0
         self.size_counts: dict[tuple[int, int], int] = {}
         self.done_fut: asyncio.Future | None = None
-        self.warmup_code = 0
-        self.warmup_size = 0
+        self.warmup_call: WarmupCall | None = None
 
     # warmup: one unrecorded call
     def warmup(self) -> asyncio.Future:
         fut = self.loop.create_future()
 
-        def done(code: int, size: int, _hsize: int) -> None:
-            self.warmup_code, self.warmup_size = code, size
+        def done(code: int | str, size: int, _hsize: int) -> None:
+            if isinstance(self.client, GrpcClient):
+                self.warmup_call = (code, size, self.client.last_error if code == ERROR else "")
+                self.client.errors.clear()  # warmup calls are not counted
+            else:
+                self.warmup_call = (code, size)
             fut.set_result(code)
 
         self.client.fetch(done)
@@ -186,6 +208,8 @@ class _Thread:
 
     def _finish_thread(self) -> None:
         self.data.sockets = self.client.sockets
+        if isinstance(self.client, GrpcClient):
+            self.data.grpc_errors = dict(self.client.errors)
         self.data.calls = self.pacer.i
         self.data.ended_ns = time.perf_counter_ns() - self.run.start_perf_ns
         for (size, header_size), n in self.size_counts.items():
@@ -207,7 +231,7 @@ class _Thread:
         self.t0 = time.perf_counter_ns()
         self.client.fetch(self._on_result)
 
-    def _on_result(self, code: int, size: int, header_size: int) -> None:
+    def _on_result(self, code: int | str, size: int, header_size: int) -> None:
         latency = (time.perf_counter_ns() - self.t0) / 1e9
         d = self.data
         d.durations.record(latency)
@@ -219,7 +243,7 @@ class _Thread:
         run.shared.done += 1
         if not code_is_ok(code):
             d.errors.record(latency)
-            run.on_error(self.idx, code)
+            run.on_error(self.idx, code, self.client)
         delay = self.pacer.after_call(self.loop.time() - run.start_loop_time)
         if delay is None or run.stopping:
             self._finish_thread()
@@ -252,6 +276,10 @@ class LoopRun:
         self.start_perf_ns = 0
         self.start_wall_ns = 0
         self.logged_errors = 0
+        self.created_ns = time.time_ns()  # fortio's gRPC PingMessage.Ts: one time for every thread
+        #: gRPC: the connection of each group of -s threads present here (thread i uses i // streams)
+        connections = sorted({i // options.streams for i in thread_ids})
+        self.slots = new_slots(loop, target, connections) if options.grpc else {}
         self.threads = [
             _Thread(
                 i,
@@ -263,17 +291,24 @@ class LoopRun:
             for i in thread_ids
         ]
 
-    def on_error(self, thread: int, code: int) -> None:
+    def on_error(self, thread: int, code: int | str, client: object = None) -> None:
         o = self.options
-        if o.log_errors and o.level_at_most("warning"):
+        grpc = isinstance(client, GrpcClient)
+        if (o.log_errors or grpc) and o.level_at_most("warning"):
             self.logged_errors += 1
             if self.logged_errors <= MAX_ERROR_LOGS:
-                status = f"HTTP/1.1 {code}" if code > 0 else "socket error"
-                self.shared.log.append(
-                    log_line(
-                        "warn", "Non ok http code", code=code, status=status, thread=thread, run=o.run_id
-                    )
-                )
+                if isinstance(client, GrpcClient):  # fortio logs every gRPC error, whatever -log-errors
+                    line = log_line("warn", f"Error making grpc call: {client.last_error}")
+                elif isinstance(client, H2Client):  # fortio's std client
+                    line = (log_line("warn", "Non ok http code", code=code, thread=thread, run=o.run_id)
+                            if code != -1 else
+                            log_line("err", "Unable to send request", method="GET", url=self.target.url,
+                                     thread=thread, run=o.run_id))
+                else:
+                    status = f"HTTP/1.1 {code}" if code > 0 else "socket error"
+                    line = log_line("warn", "Non ok http code", code=code, status=status, thread=thread,
+                                    run=o.run_id)
+                self.shared.log.append(line)
             elif self.logged_errors == MAX_ERROR_LOGS + 1:
                 self.shared.log.append(
                     log_line(
@@ -283,7 +318,7 @@ class LoopRun:
                         run=o.run_id,
                     )
                 )
-        if o.abort_on and code == o.abort_on:
+        if o.abort_on and code == o.abort_on and not grpc:  # fortio's gRPC runner has no -abort-on
             self.stopping = True
 
     async def watchdog(self) -> None:
@@ -297,11 +332,16 @@ class LoopRun:
                 t.client.expire(now)
 
     def warmup_calls(self) -> dict[int, WarmupCall]:
-        """Each thread's warmup (code, size), by thread index."""
-        return {t.idx: (t.warmup_code, t.warmup_size) for t in self.threads}
+        """Each warmed-up thread's warmup (code, size, error), by thread index."""
+        return {t.idx: t.warmup_call for t in self.threads if t.warmup_call is not None}
 
     async def warmup(self) -> None:
-        if self.options.sequential_warmup:
+        o = self.options
+        if o.grpc:  # fortio: the first thread of each connection, one after the other, while dialing them;
+            for t in self.threads:  # the first error ends the set-up (and the run, unless allowed)
+                if t.idx % o.streams == 0 and await t.warmup() == ERROR and not o.allow_initial_errors:
+                    break
+        elif o.sequential_warmup:
             for t in self.threads:
                 await t.warmup()
         else:
@@ -329,22 +369,29 @@ class LoopRun:
             dog.cancel()
             for t in self.threads:
                 t.client.close()
+            for slot in self.slots.values():
+                slot.close()
             await asyncio.sleep(0)  # let the transports close
 
 
 
-def check_warmup(calls: Mapping[int, WarmupCall], url: str, *, allow_initial_errors: bool) -> dict[int, int]:
+def check_warmup(calls: Mapping[int, WarmupCall], url: str, *, allow_initial_errors: bool
+                 ) -> dict[int | str, int]:
     """fortio's warmup rule: count the warmup codes; abort on the first non-OK one unless allowed.
 
     ``calls`` maps thread index to its warmup call; the error names the lowest thread that failed, so one
     process and many give the same message.
     """
     ordered = [calls[i] for i in sorted(calls)]
-    codes: dict[int, int] = {}
-    for code, _size in ordered:
+    codes: dict[int | str, int] = {}
+    for code, *_ in ordered:
         codes[code] = codes.get(code, 0) + 1
     if not allow_initial_errors:
-        for code, size in ordered:
-            if not code_is_ok(code):
+        for code, size, *error in ordered:
+            if isinstance(code, str):  # gRPC: only a failed call aborts (a NOT_SERVING answer does not)
+                if code == ERROR:
+                    why = error[0] if error else code
+                    raise FortioError(Msg("fortio.engine.grpc_warmup_error", err=why, dest=url))
+            elif not code_is_ok(code):
                 raise FortioError(Msg("fortio.engine.warmup_error", code=code, url=url, size=size))
     return codes

@@ -13,12 +13,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lablib._duration import DurationError, parse_seconds
 from lablib._exceptions import FortioUsageError
 from lablib.fortio.options import LOG_LEVELS, LoadOptions
 from lablib.fortio.stats import parse_percentiles
 from lablib.i18n import Msg
 
-__all__ = ["FLAGS", "ParsedArgs", "parse_args", "parse_go_duration", "usage"]
+__all__ = ["FLAGS", "ParsedArgs", "parse_args", "usage"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ FLAGS: dict[str, Flag] = {
         Flag("p", "string", "50,75,90,99,99.9", "List of pXX to calculate"),
         Flag("r", "float", "0.001", "Resolution of the histogram lowest buckets in seconds"),
         Flag("offset", "duration", "0s", "Offset of the histogram data"),
-        Flag("H", "header", "", "Additional http header(s). Multiple `key:value` pairs can be passed using multiple -H."),
+        Flag("H", "header", "", "Additional http header(s) or grpc metadata. Multiple `key:value` pairs can be passed using multiple -H."),
         Flag("timeout", "duration", "3s", "Connection and read timeout value (for http)"),
         Flag("keepalive", "bool", "true", "Keep connection alive (only for fast http 1.1)"),
         Flag("loglevel", "level", "Info", "log `level`, one of [Debug Verbose Info Warning Error Critical Fatal]"),
@@ -56,6 +57,12 @@ FLAGS: dict[str, Flag] = {
         Flag("log-errors", "bool", "true", "Log http non 2xx/418 error codes as they occur"),
         Flag("abort-on", "int", "0", "Http `code` that if encountered aborts the run. e.g. 503 or -1 for socket errors."),
         Flag("resolve", "string", "", "Resolve host name to this `IP`"),
+        Flag("h2", "bool", "false", "Attempt to use http2.0 / h2 (instead of http 1.1) for both TLS and h2c"),
+        Flag("grpc", "bool", "false", "Use gRPC (health check by default, add -ping for ping) for load testing"),
+        Flag("ping", "bool", "false", "gRPC load test: use ping instead of health"),
+        Flag("s", "int", "1", "Number of streams per gRPC connection"),
+        Flag("grpc-ping-delay", "duration", "0s", "gRPC ping delay in response"),
+        Flag("healthservice", "string", "", "which service string to pass to health check"),
         Flag("lablib-procs", "int", "0", "(lablib) worker processes for the threads, 0 = automatic"),
     ]
 }  # fmt: skip
@@ -68,32 +75,6 @@ class ParsedArgs:
     options: LoadOptions
     json_path: str | None
     curl: bool
-
-
-_DUR_RE = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
-_DUR_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_go_duration(text: str) -> float:
-    """Go's ``time.ParseDuration`` (``5s``, ``1m30s``, ``250ms``, ``0``) to seconds; ValueError otherwise."""
-    s = text.strip()
-    sign = 1.0
-    if s[:1] in "+-" and s:
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    pos = 0
-    total = 0.0
-    while pos < len(s):
-        m = _DUR_RE.match(s, pos)
-        if not m:
-            raise ValueError(text)
-        total += float(m.group(1)) * _DUR_UNITS[m.group(2)]
-        pos = m.end()
-    if pos == 0:
-        raise ValueError(text)
-    return sign * total
 
 
 def usage() -> str:
@@ -174,10 +155,12 @@ def parse_args(args: Sequence[str], *, connect_to: tuple[str, int] | None = None
     if values.get("quiet"):
         loglevel = "Error"
     resolve = str(values.get("resolve", ""))
+    grpc = bool(values.get("grpc", False))
     if resolve and connect_to is None:
+        from lablib.fortio.grpc_client import grpc_destination
         from lablib.fortio.http_client import parse_url
 
-        connect_to = (resolve, parse_url(url)[2])
+        connect_to = (resolve, grpc_destination(url)[1] if grpc else parse_url(url)[2])
     percentiles = tuple(values["p"]) if "p" in values else LoadOptions(url=url).percentiles  # type: ignore[arg-type]
     options = LoadOptions(
         url=url,
@@ -203,6 +186,12 @@ def parse_args(args: Sequence[str], *, connect_to: tuple[str, int] | None = None
         abort_on=int(values.get("abort-on", 0)),  # type: ignore[arg-type]
         connect_to=connect_to,
         procs=int(values.get("lablib-procs", 0)),  # type: ignore[arg-type]
+        h2=bool(values.get("h2", False)),
+        grpc=grpc,
+        ping=bool(values.get("ping", False)),
+        streams=int(values.get("s", 1)),  # type: ignore[arg-type]
+        grpc_ping_delay_s=float(values.get("grpc-ping-delay", 0.0)),  # type: ignore[arg-type]
+        health_service=str(values.get("healthservice", "")),
     )
     json_path = values.get("json")
     return ParsedArgs(options, str(json_path) if json_path else None, bool(values.get("curl", False)))
@@ -224,8 +213,8 @@ def values_or_headers(
             raise _bad(name, value, Msg("fortio.flags.fix_float")) from None
     elif kind == "duration":
         try:
-            values[name] = parse_go_duration(value)
-        except ValueError:
+            values[name] = parse_seconds(value)  # Go's flag.Duration: time.ParseDuration
+        except DurationError:
             raise _bad(name, value, Msg("fortio.flags.fix_duration")) from None
     elif kind == "level":
         if value.lower() not in LOG_LEVELS:

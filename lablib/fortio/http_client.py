@@ -30,18 +30,18 @@ from lablib._exceptions import FortioUsageError
 from lablib.fortio.stats import Histogram
 from lablib.i18n import Msg
 
-__all__ = ["FastClient", "Target", "code_is_ok", "parse_url"]
+__all__ = ["DoneCallback", "FastClient", "Target", "build_target", "code_is_ok", "parse_url"]
 
 #: fortio's ``codeIsOK``: 2xx, and 418 (fortio's own "I'm a teapot" test code).
 _OK = frozenset([*range(200, 300), 418])
 
-#: called with (code, size, header_size) when a call completes
-DoneCallback = Callable[[int, int, int], None]
+#: called with (code, size, header_size) when a call completes; a gRPC call's code is fortio's RetCodes key
+DoneCallback = Callable[[int | str, int, int], None]
 
 
-def code_is_ok(code: int) -> bool:
-    """2xx or 418, as fortio's ``codeIsOK``."""
-    return code in _OK
+def code_is_ok(code: int | str) -> bool:
+    """2xx or 418, as fortio's ``codeIsOK``; for a gRPC run (string codes) ``SERVING``, as its gRPC runner."""
+    return code in _OK or code == "SERVING"
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class Target:
     connect_host: str  # where sockets go (the URL host, or connect_to)
     connect_port: int
     request: bytes  # the whole request, reused for every call
+    user_agent: str = ""  # the User-Agent sent (fortio's, or -H User-Agent:)
+    headers: tuple[tuple[str, str], ...] = ()  # the other -H headers (Host and User-Agent taken out)
 
 
 def parse_url(url: str) -> tuple[str, str, int, str, str]:
@@ -95,6 +97,7 @@ def build_target(
     full, host, port, authority, path = parse_url(url)
     host_header = authority
     extra = []
+    others: list[tuple[str, str]] = []
     ua = user_agent
     for name, value in headers:
         low = name.lower()
@@ -104,6 +107,7 @@ def build_target(
             ua = value
         else:
             extra.append(f"{name}: {value}\r\n")
+            others.append((name, value))
     lines = [f"GET {path} HTTP/1.1\r\n", f"Host: {host_header}\r\n"]
     if ua:
         lines.append(f"User-Agent: {ua}\r\n")
@@ -112,7 +116,8 @@ def build_target(
         lines.append("Connection: close\r\n")
     lines.append("\r\n")
     chost, cport = connect_to if connect_to else (host, port)
-    return Target(full, host, port, host_header, path, chost, int(cport), "".join(lines).encode("latin-1"))
+    request = "".join(lines).encode("latin-1")
+    return Target(full, host, port, host_header, path, chost, int(cport), request, ua, tuple(others))
 
 
 class _Conn(asyncio.Protocol):

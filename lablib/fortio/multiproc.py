@@ -27,12 +27,12 @@ from lablib.fortio.options import LoadOptions
 from lablib.fortio.periodic import RunPlan
 from lablib.i18n import Msg
 
-__all__ = ["run_multi", "worker_main"]
+__all__ = ["run_multi", "thread_groups", "worker_main"]
 
 
 def run_multi(options: LoadOptions, plan: RunPlan, target: Target, shared: Shared, procs: int):
     """Spread the threads over ``procs`` processes; a barrier after warmup; merge per-thread data."""
-    groups = [list(range(i, plan.num_threads, procs)) for i in range(procs)]
+    groups = thread_groups(plan.num_threads, procs, options.streams if options.grpc else 1)
     spec = {
         "options": {**dataclasses.asdict(options), "procs": 1},
         "plan": dataclasses.asdict(plan) | {"warnings": []},
@@ -61,8 +61,8 @@ def run_multi(options: LoadOptions, plan: RunPlan, target: Target, shared: Share
             msg = _read_msg(p)
             if msg.get("error"):
                 raise FortioError(msg["error"])
-            calls.update({int(tid): (code, size) for tid, (code, size) in msg.get("warmup", {}).items()})
-        warm: dict[int, int] = {}
+            calls.update({int(tid): tuple(call) for tid, call in msg.get("warmup", {}).items()})  # type: ignore[misc]
+        warm: dict[int | str, int] = {}
         if plan.exactly == 0:
             warm = check_warmup(calls, target.url,
                                 allow_initial_errors=options.allow_initial_errors)
@@ -131,6 +131,14 @@ def run_multi(options: LoadOptions, plan: RunPlan, target: Target, shared: Share
                     f.close()
 
 
+def thread_groups(threads: int, procs: int, streams: int = 1) -> list[list[int]]:
+    """The threads of each process: round-robin, but the ``streams`` threads of a gRPC connection together."""
+    connections = range((threads + streams - 1) // streams)
+    groups = [[t for c in connections[p::procs] for t in range(c * streams, min((c + 1) * streams, threads))]
+              for p in range(procs)]
+    return [g for g in groups if g]
+
+
 def _read_msg(p: subprocess.Popen) -> dict[str, Any]:
     assert p.stdout is not None
     line = p.stdout.readline()
@@ -173,7 +181,8 @@ def worker_main() -> int:
     options = LoadOptions(**o)
     plan = RunPlan(**spec["plan"])
     t = spec["target"]
-    target = Target(**{**t, "request": t["request"].encode("latin-1")})
+    target = Target(**{**t, "request": t["request"].encode("latin-1"),
+                       "headers": tuple(tuple(h) for h in t.get("headers", ()))})
     shared = Shared()
     loop = new_loop()
     out_lock = threading.Lock()

@@ -32,7 +32,7 @@ class LoadOptions:
 
     #: the URL to load (``http://`` is added when missing)
     url: str
-    #: ``-c``: threads, each with its own client and at most one socket
+    #: ``-c``: threads, each with its own client and at most one socket (gRPC: connections of ``-s`` threads)
     num_threads: int = 4
     #: ``-qps``: total queries per second across threads; 0 (or less) = max speed, closed loop
     qps: float = 8.0
@@ -74,6 +74,18 @@ class LoadOptions:
     connect_to: tuple[str, int] | None = None
     #: worker processes for the threads; 0 = automatic (more than one only for big max-speed runs)
     procs: int = 0
+    #: ``-h2``: HTTP/2 with prior knowledge (h2c), fortio's std client: a connection per thread (h2_client.py)
+    h2: bool = False
+    #: ``-grpc``: gRPC load (health check, or ``-ping``); the URL is the gRPC destination (grpc_client.py)
+    grpc: bool = False
+    #: ``-ping``: with ``-grpc``, call fortio's ``fgrpc.PingServer/Ping`` instead of the health check
+    ping: bool = False
+    #: ``-s``: gRPC streams (threads) per connection; the run has ``num_threads * streams`` threads
+    streams: int = 1
+    #: ``-grpc-ping-delay``: the delay the ping server is asked to add to each reply, seconds
+    grpc_ping_delay_s: float = 0.0
+    #: ``-healthservice``: the service name sent in gRPC health checks
+    health_service: str = ""
 
     def normalized(self) -> LoadOptions:
         """Fill the unset fields like fortio (labels from the URL and host name) and check the values."""
@@ -90,12 +102,13 @@ class LoadOptions:
         for p in self.percentiles:
             if not 0 < p < 100:
                 raise FortioUsageError(Msg("fortio.options.percentile", p=p))
+        streams = max(self.streams, 1)  # fortio: -s below 1 is 1
         labels = self.labels
         if not labels:
             url = self.url if "://" in self.url else "http://" + self.url
             short = url.split("://", 1)[1]
             labels = short + " , " + socket.gethostname().split(".", 1)[0]
-        return dataclasses.replace(self, labels=labels)
+        return dataclasses.replace(self, labels=labels, streams=streams)
 
     def level_at_most(self, name: str) -> bool:
         """True when ``-loglevel`` is ``name`` or more verbose (fortio's ``log.Log(level)``)."""

@@ -2,7 +2,9 @@
 
 The text parser knows every line fortio prints in ``load`` (see ``report.py``) across versions: the
 1.0.1 runs printed in the book (``-loglevel Error``: counter + ``# target`` lines only), Istio's
-fortio 1.3 output and current fortio. Lines it does not know (log lines, shell prompts) are skipped.
+fortio 1.3 output and current fortio, HTTP and gRPC (``Ping SERVING : 10``). Of the log lines it reads only
+fortio's ``Error making grpc call: rpc error: code = …`` warnings (the gRPC errors by status); other lines
+(log lines, shell prompts) are skipped.
 """
 
 from __future__ import annotations
@@ -13,14 +15,20 @@ import re
 from pathlib import Path
 from typing import Any
 
+from lablib._duration import DurationError, parse_seconds
 from lablib._exceptions import FortioError
 from lablib._types import PathLike
 from lablib.fortio.result import Bucket, FortioResult
 from lablib.i18n import Msg
+from lablib.service_go.pingpb import STATUS_NAMES, go_code_name
 
 __all__ = ["read_result"]
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?Inf|NaN"
+#: our key in a gRPC result (results.GRPC_ERRORS_KEY; not imported: reading needs no generator)
+_GRPC_ERRORS_KEY = "LablibGrpcErrors"
+#: grpc-go's code names (fortio's log lines) -> gRPC's canonical names
+_FROM_GO_NAME = {go_code_name(n): name for n, name in STATUS_NAMES.items()}
 
 
 def read_result(source: PathLike | dict[str, Any] | str) -> FortioResult:
@@ -77,7 +85,15 @@ def _from_json(d: dict[str, Any], name: str = "<dict>") -> FortioResult:
     dh = d.get("DurationHistogram")
     if not isinstance(dh, dict):
         raise FortioError(Msg("fortio.reader.no_histogram", name=name))
-    codes = {int(k): int(v) for k, v in (d.get("RetCodes") or {}).items()}
+    codes = {_code(k): int(v) for k, v in (d.get("RetCodes") or {}).items()}
+    run_type = str(d.get("RunType", "HTTP") or "HTTP")
+    grpc_errors = None
+    if run_type.startswith("GRPC"):
+        ours = d.get(_GRPC_ERRORS_KEY)
+        if isinstance(ours, dict):
+            grpc_errors = {str(k): int(v) for k, v in ours.items()}
+        elif not codes.get("ERROR"):
+            grpc_errors = {}
     count = int(dh.get("Count", 0))
     rq = d.get("RequestedQPS", "")
     try:
@@ -102,14 +118,22 @@ def _from_json(d: dict[str, Any], name: str = "<dict>") -> FortioResult:
         sockets_per_thread=[int(x) for x in d["Sockets"]] if d.get("Sockets") is not None else None,
         histogram=_buckets(dh),
         errors_histogram=_buckets(d.get("ErrorsDurationHistogram")),
-        url=str(d.get("URL", "")),
+        url=str(d.get("URL", d.get("Destination", ""))),
         labels=str(d.get("Labels", "")),
         version=version,
         source="lablib" if "lablib" in version else "fortio-json",
         raw=d,
         exactly=exactly,
         start_time=str(d.get("StartTime", "")),
+        run_type=run_type,
+        grpc_errors=grpc_errors,
+        h2=bool(d.get("H2", False)),
     )
+
+
+def _code(key: str) -> int | str:
+    """A RetCodes key: an HTTP code (a number) or a gRPC name (SERVING, ERROR...)."""
+    return int(key) if key.lstrip("-").isdigit() else key
 
 
 # ---- text ----
@@ -131,17 +155,11 @@ _RE = {
     "sockets": re.compile(r"^Sockets used: (\d+) \(for perfect keepalive, would be (\d+)\)"),
     "per_thread": re.compile(r"^\[(\d+)\]\s+(\d+) socket used"),
     "code": re.compile(r"^Code\s+(-?\d+) : (\d+) \("),
+    "grpc_code": re.compile(r"^(Ping|Health) (\S+) : (\d+)$"),
+    "grpc_error": re.compile(r"Error making grpc call: rpc error: code = (\w+) desc = "),
+    "errors_cut": re.compile(r"further .* warnings not shown"),
     "done": re.compile(rf"^All done (\d+) calls \(plus (\d+) warmup\) ({_NUM}) ms avg, ({_NUM}) qps"),
 }
-
-
-def parse_go_duration(text: str) -> float:
-    """Go ``time.Duration`` text (``51.9946ms``, ``1m0.5s``, ``12.5µs``) to seconds."""
-    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9}
-    parts = re.findall(r"([\d.]+)(h|ms|m|s|us|µs|μs|ns)", text)
-    if not parts:
-        raise ValueError(text)
-    return sum(float(v) * units[u] for v, u in parts)
 
 
 def _from_text(text: str, name: str) -> FortioResult:
@@ -152,13 +170,16 @@ def _from_text(text: str, name: str) -> FortioResult:
     num_threads = 0
     duration_s = 0.0
     qps = 0.0
-    codes: dict[int, int] = {}
+    codes: dict[int | str, int] = {}
+    grpc_kind = ""
+    grpc_errors: dict[str, int] = {}
+    errors_cut = False
     sockets = None
     per_thread: list[int] = []
     current: str | None = None  # which histogram the bucket/target lines belong to
     hists: dict[str, dict[str, Any]] = {}
     done_count = None
-    for raw_line in text.splitlines():
+    for number, raw_line in enumerate(text.splitlines(), 1):
         line = raw_line.strip()
         if not line:
             continue
@@ -174,8 +195,14 @@ def _from_text(text: str, name: str) -> FortioResult:
             num_threads = int(m.group(2))
             requested_qps = float(m.group(1)) if requested_qps is None else requested_qps
         elif m := _RE["ended"].match(line):
-            duration_s = parse_go_duration(m.group(1))
+            try:
+                duration_s = parse_seconds(m.group(1))  # Go's Duration.String
+            except DurationError:
+                raise FortioError(Msg("fortio.reader.bad_duration", name=name, line=number,
+                                      value=m.group(1))) from None
             qps = float(m.group(3))
+        elif m := _RE["per_thread"].match(line):  # before "counter": it ends with a connection timing counter
+            per_thread.append(int(m.group(2)))
         elif m := _RE["counter"].match(line):
             current = m.group(1)
             hists[current] = {
@@ -205,10 +232,16 @@ def _from_text(text: str, name: str) -> FortioResult:
                 hists[current]["targets"][float(m.group(1))] = float(m.group(2))
         elif m := _RE["sockets"].match(line):
             sockets, num_threads = int(m.group(1)), int(m.group(2))
-        elif m := _RE["per_thread"].match(line):
-            per_thread.append(int(m.group(2)))
         elif m := _RE["code"].match(line):
             codes[int(m.group(1))] = int(m.group(2))
+        elif m := _RE["grpc_code"].match(line):
+            grpc_kind = m.group(1)
+            codes[m.group(2)] = int(m.group(3))
+        elif m := _RE["grpc_error"].search(line):
+            name = _FROM_GO_NAME.get(m.group(1), m.group(1))
+            grpc_errors[name] = grpc_errors.get(name, 0) + 1
+        elif _RE["errors_cut"].search(line):
+            errors_cut = True
         elif m := _RE["done"].match(line):
             done_count = int(m.group(1))
             if not qps:
@@ -242,4 +275,15 @@ def _from_text(text: str, name: str) -> FortioResult:
         source="fortio-text",
         raw=None,
         exactly=exactly,
+        run_type=f"GRPC {grpc_kind}" if grpc_kind else "HTTP",
+        grpc_errors=_text_grpc_errors(codes, grpc_errors, errors_cut) if grpc_kind else None,
     )
+
+
+def _text_grpc_errors(codes: dict[int | str, int], logged: dict[str, int], cut: bool
+                      ) -> dict[str, int] | None:
+    """The errors by status as fortio's warnings tell them: only when every ERROR was logged."""
+    errors = codes.get("ERROR", 0)
+    if not errors:
+        return {}
+    return logged if not cut and sum(logged.values()) == errors else None

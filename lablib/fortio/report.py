@@ -1,7 +1,9 @@
 """fortio's text summary of a ``load`` run (what fortio prints on stderr), line for line.
 
 The lines, their order, the ``-loglevel`` that shows each one and the Go format verbs are fortio's
-(``cli/fortio_main.go``, ``periodic/periodic.go``, ``fhttp/httprunner.go``, ``stats/stats.go``).
+(``cli/fortio_main.go``, ``periodic/periodic.go``, ``fhttp/httprunner.go``, ``fgrpc/grpcrunner.go``,
+``stats/stats.go``). A gRPC run has no socket lines: after the histograms, ``Jitter: false`` and one
+``Ping SERVING : 10`` (or ``Health …``) line per RetCodes key.
 Printing is separate from recording and exporting (``stats.py``) as in fortio.
 """
 
@@ -90,6 +92,8 @@ def summary_lines(rd: RunData, res: dict[str, Any]) -> list[str]:
             f"# target {go_g(p['Percentile'])}% {go_g(p['Value'], 6)}" for p in dh.get("Percentiles") or []
         ]
         lines.append(_counter_line(res["ErrorsDurationHistogram"], "Error cases"))
+    if o.grpc:
+        return lines + _grpc_lines(rd, res)
     lines.append("# Socket and IP used for each connection:")
     for i, t in enumerate(rd.threads):
         ips = t.ip_counts
@@ -121,12 +125,23 @@ def summary_lines(rd: RunData, res: dict[str, Any]) -> list[str]:
     elif warn:
         lines.append(_counter_line(res["HeaderSizes"], "Response Header Sizes"))
         lines.append(_counter_line(res["Sizes"], "Response Body/Total Sizes"))
-    warmup = 0 if plan.exactly > 0 else o.num_threads
-    lines.append(
-        f"All done {count} calls (plus {warmup} warmup) {1000.0 * dh['Avg']:.3f} ms avg, "
-        f"{res['ActualQPS']:.1f} qps"
-    )
-    return lines
+    return [*lines, _all_done(rd, res)]
+
+
+def _grpc_lines(rd: RunData, res: dict[str, Any]) -> list[str]:
+    """``RunGRPCTest``'s lines (fortio prints the keys in the order it met them; here sorted), All done."""
+    which = "Ping" if rd.options.ping else "Health"
+    lines = [f"Jitter: {_tf(rd.options.jitter)}"]
+    lines += [f"{which} {k} : {n}" for k, n in res["RetCodes"].items()]
+    return [*lines, _all_done(rd, res)]
+
+
+def _all_done(rd: RunData, res: dict[str, Any]) -> str:
+    """The last line; the warmup count is the -c flag, whatever -s (fortio_main.go)."""
+    dh = res["DurationHistogram"]
+    warmup = 0 if rd.plan.exactly > 0 else rd.options.num_threads
+    return (f"All done {dh['Count']} calls (plus {warmup} warmup) {1000.0 * dh['Avg']:.3f} ms avg, "
+            f"{res['ActualQPS']:.1f} qps")
 
 
 def _counter_line(hdata: dict[str, Any], msg: str) -> str:

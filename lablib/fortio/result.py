@@ -35,8 +35,10 @@ class FortioResult:
     ``-loglevel Error`` text).
     """
 
-    #: HTTP code -> calls (warmup excluded); -1 is a socket error
-    codes: dict[int, int]
+    #: HTTP code -> calls (warmup excluded); -1 is a socket error. A gRPC run (``run_type`` ``GRPC …``) is
+    #: keyed by fortio's names: ``SERVING`` (OK), ``ERROR`` (any failed call), or a health status
+    #: (``NOT_SERVING``…)
+    codes: dict[int | str, int]
     #: calls recorded (DurationHistogram Count)
     count: int
     #: threads after any lowering (``-c``, or fortio's "would be C")
@@ -68,14 +70,32 @@ class FortioResult:
     exactly: int = 0
     #: RFC 3339 start time when known
     start_time: str = ""
+    #: fortio's ``RunType``: ``HTTP``, ``GRPC Ping``, ``GRPC Ping Delay=10ms``, ``GRPC Health for ''``…
+    run_type: str = "HTTP"
+    #: gRPC runs: the failed calls (``codes["ERROR"]``) by gRPC status name, e.g. ``{"UNAVAILABLE": 12}``
+    #: (an Envoy overflow); ``{}`` when none failed; None when the source does not say (real fortio's JSON,
+    #: a text summary printed at ``-loglevel Error``) or for an HTTP run
+    grpc_errors: dict[str, int] | None = None
+    #: ``-h2``: the calls went over HTTP/2 (fortio's std client)
+    h2: bool = False
 
-    def share(self, code: int) -> float:
-        """Fraction (0..1) of calls that returned ``code``."""
+    @property
+    def grpc(self) -> bool:
+        """A ``-grpc`` run."""
+        return self.run_type.startswith("GRPC")
+
+    def share(self, code: int | str) -> float:
+        """Fraction (0..1) of calls that returned ``code`` (``503``, or for gRPC ``"ERROR"``)."""
         return self.codes.get(code, 0) / self.count if self.count else 0.0
+
+    def grpc_share(self, status: str) -> float:
+        """Fraction (0..1) of calls that failed with gRPC ``status`` (``"UNAVAILABLE"``); 0 when unknown."""
+        n = (self.grpc_errors or {}).get(status, 0)
+        return n / self.count if self.count else 0.0
 
     @property
     def ok(self) -> int:
-        """Calls with a 2xx/418 code (fortio's notion of OK)."""
+        """Calls with a 2xx/418 code, or SERVING for gRPC (fortio's notion of OK)."""
         return sum(n for c, n in self.codes.items() if code_is_ok(c))
 
     @property
@@ -88,7 +108,8 @@ class FortioResult:
         20 sockets``."""
         # each code's share is a name and a number (a list: joined with the language's separator)
         n_all = self.count
-        codes = [f"{c} {100 * n / n_all:.1f}%" for c, n in sorted(self.codes.items())] if n_all else "-"
+        items = sorted(self.codes.items(), key=lambda kv: str(kv[0]))
+        codes = [f"{c} {100 * n / n_all:.1f}%" for c, n in items] if n_all else "-"
         text = Msg("fortio.result.summary", count=n_all, threads=self.num_threads, qps=self.qps, codes=codes)
         p50 = self.percentiles.get(50.0)
         if p50 is not None:

@@ -1,8 +1,14 @@
-"""fortio's JSON result (``fhttp.HTTPRunnerResults``) for a finished run, in fortio's key order.
+"""fortio's JSON result (``fhttp.HTTPRunnerResults``, or ``fgrpc.GRPCRunnerResults`` for ``-grpc``) for a
+finished run, in fortio's key order.
 
 Units as fortio's: seconds (float) in histograms, integer nanoseconds for Go ``time.Duration`` fields
 (``ActualDuration``, ``HTTPReqTimeOut``, ``Offset``); map keys sorted as strings; embedded structs
 flattened in struct order (periodic.RunnerResults, jrpc.ServerReply, HTTPOptions, TLSOptions).
+
+A gRPC result is ``RunnerResults`` + ``RetCodes`` (by name: SERVING, ERROR, ...), ``Destination``,
+``Streams``, ``Ping``, ``Metadata``, as fortio writes it, plus one key of ours: ``LablibGrpcErrors``, the
+failed calls by gRPC status name (``{"UNAVAILABLE": 12}``), which fortio only logs. Go's decoder (fortio's
+own reader, its UI) ignores keys it does not know.
 """
 
 from __future__ import annotations
@@ -11,11 +17,15 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from lablib.fortio.options import VERSION
+from lablib.fortio.options import USER_AGENT, VERSION
 from lablib.fortio.runner import RunData
-from lablib.fortio.stats import shortest_digits
+from lablib.fortio.stats import go_duration, shortest_digits
+from lablib.service_go.pingpb import STATUS_NAMES, go_code_name
 
-__all__ = ["gen_id", "go_json", "go_json_float", "results_json"]
+__all__ = ["GRPC_ERRORS_KEY", "gen_id", "go_json", "go_json_float", "results_json"]
+
+#: our key beside fortio's in a gRPC result: failed calls by gRPC status name
+GRPC_ERRORS_KEY = "LablibGrpcErrors"
 
 
 def _rfc3339nano(ns: int) -> str:
@@ -47,8 +57,19 @@ def gen_id(gen_time: datetime, run_id: int, labels: str) -> str:
     return base[:96]
 
 
+def run_type(rd: RunData) -> str:
+    """fortio's ``RunType``: ``HTTP``, ``GRPC Ping[ Delay=…]`` or ``GRPC Health for '…'``."""
+    o = rd.options
+    if not o.grpc:
+        return "HTTP"
+    if o.ping:
+        delay = round(o.grpc_ping_delay_s * 1e9)
+        return "GRPC Ping" + (f" Delay={go_duration(delay)}" if delay > 0 else "")
+    return f"GRPC Health for '{o.health_service}'"
+
+
 def results_json(rd: RunData) -> dict[str, Any]:
-    """fortio's ``HTTPRunnerResults`` for this run, keys in fortio's order."""
+    """fortio's ``HTTPRunnerResults`` (or ``GRPCRunnerResults``) for this run, keys in fortio's order."""
     o, plan, tgt = rd.options, rd.plan, rd.target
     durations = rd.merged("durations")
     errors = rd.merged("errors")
@@ -57,7 +78,7 @@ def results_json(rd: RunData) -> dict[str, Any]:
     requested_duration = plan.requested_duration
     if plan.exactly > 0 and count != plan.exactly:
         requested_duration += f", interrupted after {count}"
-    codes: dict[int, int] = {}
+    codes: dict[int | str, int] = {}
     ips: dict[str, int] = {}
     for t in rd.threads:
         for c, n in t.codes.items():
@@ -65,8 +86,8 @@ def results_json(rd: RunData) -> dict[str, Any]:
         for ip, n in t.ip_counts.items():
             ips[ip] = ips.get(ip, 0) + n
     pct = list(o.percentiles)
-    return {
-        "RunType": "HTTP",
+    runner = {
+        "RunType": run_type(rd),
         "Labels": o.labels,
         "StartTime": _rfc3339nano(rd.start_time_ns),
         "RequestedQPS": plan.requested_qps,
@@ -84,7 +105,13 @@ def results_json(rd: RunData) -> dict[str, Any]:
         "RunID": o.run_id,
         "AccessLoggerInfo": "",
         "ID": gen_id(rd.gen_time, o.run_id, o.labels),
-        "RetCodes": {str(c): codes[c] for c in sorted(codes, key=str)},
+    }
+    ret_codes = {str(c): codes[c] for c in sorted(codes, key=str)}
+    if o.grpc:
+        return {**runner, "RetCodes": ret_codes, **_grpc_fields(rd)}
+    return {
+        **runner,
+        "RetCodes": ret_codes,
         "IPCountMap": dict(sorted(ips.items())),
         "Insecure": False,
         "MTLS": False,
@@ -95,9 +122,9 @@ def results_json(rd: RunData) -> dict[str, Any]:
         "URL": tgt.url,
         "NumConnections": 1,
         "Compression": False,
-        "DisableFastClient": False,
+        "DisableFastClient": o.h2,  # -h2 switches fortio to its std client
         "HTTP10": False,
-        "H2": False,
+        "H2": o.h2,
         "DisableKeepAlive": not o.keepalive,
         "AllowHalfClose": False,
         "FollowRedirects": False,
@@ -119,6 +146,30 @@ def results_json(rd: RunData) -> dict[str, Any]:
         "SocketCount": sum(t.sockets for t in rd.threads),
         "ConnectionStats": rd.merged("connect").export(pct),
         "AbortOn": o.abort_on,
+    }
+
+
+def _grpc_fields(rd: RunData) -> dict[str, Any]:
+    """``GRPCRunnerResults``' own fields, then ours (the errors by status)."""
+    o = rd.options
+    metadata: dict[str, list[str]] = {"user-agent": [USER_AGENT]}  # fortio's headers, as gRPC metadata
+    for name, value in o.headers:
+        low = name.lower()
+        if low == "user-agent":
+            metadata[low] = [value]
+        elif low not in ("content-length", "content-type"):
+            metadata.setdefault(low, []).append(value)
+    by_status: dict[int, int] = {}
+    for t in rd.threads:
+        for status, n in t.grpc_errors.items():
+            by_status[status] = by_status.get(status, 0) + n
+    names = {STATUS_NAMES.get(s, go_code_name(s)): n for s, n in by_status.items()}
+    return {
+        "Destination": o.url,
+        "Streams": o.streams,
+        "Ping": o.ping,
+        "Metadata": dict(sorted(metadata.items())),
+        GRPC_ERRORS_KEY: dict(sorted(names.items())),
     }
 
 

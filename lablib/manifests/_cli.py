@@ -16,9 +16,10 @@ __all__ = ["main"]
 USAGE = """\
 usage: python -m lablib validate FILE|DIR…
 
-Check Kubernetes/Istio manifests (Pod, Deployment, Service, VirtualService, DestinationRule) together, as the
-lab would apply them: YAML syntax (full-width punctuation included), fields, types, durations and ranges, then
-across files (routes to undefined subsets, subsets that select no pod, two rules for one host).
+Check Kubernetes/Istio manifests (Pod, Deployment, Service, VirtualService, DestinationRule, Sidecar)
+together, as the lab would apply them: YAML syntax (full-width punctuation included), fields, types,
+durations and ranges, then across files (routes to undefined subsets, subsets that select no pod, two rules
+for one host, a Sidecar that selects no pod or names a port its pods do not serve).
 A directory means every *.yaml / *.yml file under it (kind cluster configs and CRDs skipped).
 Prints FILE:LINE: problem; fix.
 Exit status: 0 no error (warnings allowed), 1 errors found, 2 usage error."""

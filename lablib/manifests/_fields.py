@@ -17,10 +17,12 @@ from typing import Any
 
 import re2
 
+from lablib._duration import MAX_NANOS, NANOS_PER_SECOND, DurationError, parse_nanos
 from lablib.i18n import Msg
 from lablib.manifests._problem import Problem, Severity
 from lablib.manifests._yaml import child_path
 from lablib.manifests.objects import Manifest
+from lablib.translate import defaults
 
 __all__ = [
     "AnyValue",
@@ -42,7 +44,6 @@ __all__ = [
     "both",
     "describe",
     "either",
-    "parse_duration",
     "parse_quantity",
 ]
 
@@ -111,9 +112,8 @@ def both(names: Sequence[Any]) -> Any:
     return out
 
 
-#: Istio's and Envoy's integer types: the largest value each can hold.
+#: The largest proto ``int32`` (Istio's plain integer fields); uint32's is ``defaults.MAX_UINT32``.
 INT32_MAX = 2**31 - 1
-UINT32_MAX = 2**32 - 1
 
 
 def show_number(value: float) -> str:
@@ -177,11 +177,6 @@ class Str(Type):
             c.error(path, Msg("schema.str.invalid", value=shown, rule=self.rule), Msg("schema.str.rename"))
 
 
-#: Envoy refuses a regex whose compiled RE2 program is larger (runtime ``re2.max_program_size.error_level``,
-#: default 100): ``a{1000}`` compiles to 1004 instructions and Envoy says so at config load.
-ENVOY_RE2_MAX_PROGRAM_SIZE = 100
-
-
 class Regex(Str):
     """A regular expression as Envoy runs it: Google RE2 (Istio checks it with Go's RE2 ``regexp``), checked
     with RE2 itself (google-re2): it must compile (no lookaround, no backreferences) and fit Envoy's program
@@ -210,10 +205,10 @@ class Regex(Str):
                 Msg("schema.regex.invalid_fix"),
             )
             return
-        if size > ENVOY_RE2_MAX_PROGRAM_SIZE:
+        if size > defaults.ENVOY_RE2_MAX_PROGRAM_SIZE:
             c.error(
                 path,
-                Msg("schema.regex.too_big", value=shown, size=size, most=ENVOY_RE2_MAX_PROGRAM_SIZE),
+                Msg("schema.regex.too_big", value=shown, size=size, most=defaults.ENVOY_RE2_MAX_PROGRAM_SIZE),
                 Msg("schema.regex.too_big_fix"),
             )
 
@@ -363,37 +358,17 @@ class IntOrString(Type):
             _bounds(value, 1, 65535, path, c)
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in a Go/Istio duration (``1h``, ``3m``, ``3s``, ``100ms``, ``1.5s``, ``1m30s``), else None."""
-    text = text.strip()
-    if not text:
-        return None
-    pos, total = 0, 0.0
-    while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
-        if not match:
-            return None
-        total += float(match.group(1)) * _DURATION_UNIT_S[match.group(2)]
-        pos = match.end()
-    return total
-
-
-#: Go's time.Duration (int64 nanoseconds) holds at most 2562047h47m16.854775807s, about 292 years. Istio reads
-#: durations with Go (its CRD's `duration(self) >= duration('1ms')` rules, time.ParseDuration), so longer ones
-#: are refused even though a protobuf Duration could hold 10,000 years.
-MAX_DURATION_S = (2**63 - 1) / 1e9
+_MILLISECOND = NANOS_PER_SECOND // 1000
+MAX_SECONDS = MAX_NANOS / NANOS_PER_SECOND
 
 
 class Duration(Type):
-    """An Istio duration string; Istio requires at least 1ms, millisecond precision, and Go's range."""
+    """An Istio duration string, read as Istio reads it (Go's ``time.ParseDuration``, ``lablib._duration``);
+    Istio requires at least 1ms and millisecond precision, and Go's range (about 292 years)."""
 
     what = Msg("schema.type.duration")
 
-    def __init__(self, *, min_s: float = 1e-3, max_s: float = MAX_DURATION_S, why: str = "") -> None:
+    def __init__(self, *, min_s: float = 1e-3, max_s: float = MAX_SECONDS, why: str = "") -> None:
         #: Bounds tighter than Istio's own (1ms, Go's maximum), with ``why``: a field Istio turns into whole
         #: seconds in a uint32 (tcpKeepalive) needs at least 1s and at most 2^32-1 s.
         self.min_s, self.max_s, self.why = min_s, max_s, why
@@ -406,20 +381,28 @@ class Duration(Type):
             self.mismatch(value, path, c)
             return
         shown = value if len(value) <= 40 else value[:37] + "..."
-        seconds = parse_duration(value) if len(value) <= 100 else None
-        if seconds is None:
-            c.error(path, Msg("schema.duration.invalid", value=shown), Msg("schema.duration.invalid_fix"))
-        elif seconds > MAX_DURATION_S:
-            c.error(path, Msg("schema.duration.too_long", value=shown), Msg("schema.duration.too_long_fix"))
-        elif seconds < 1e-3 - 1e-12:
+        try:
+            nanos = parse_nanos(value)
+        except DurationError as exc:
+            if exc.reason == "overflow":  # past Go's int64 of nanoseconds
+                message = Msg("schema.duration.too_long", value=shown)
+                fix = Msg("schema.duration.too_long_fix")
+            else:
+                message = Msg("schema.duration.invalid", value=shown)
+                fix = Msg("schema.duration.invalid_fix")
+            c.error(path, message, fix)
+            return
+        if nanos < 0:
+            c.error(path, Msg("schema.duration.negative", value=shown), Msg("schema.duration.too_short_fix"))
+        elif nanos < _MILLISECOND:
             c.error(path, Msg("schema.duration.too_short", value=shown), Msg("schema.duration.too_short_fix"))
-        elif seconds < self.min_s - 1e-12 or seconds > self.max_s:
+        elif not self.min_s * NANOS_PER_SECOND <= nanos <= self.max_s * NANOS_PER_SECOND:
             c.error(
                 path,
                 Msg("schema.duration.out_of_range", value=shown, why=self.why),
                 Msg("schema.duration.from_to_fix", lo=self.min_s, hi=self.max_s),
             )
-        elif abs(seconds * 1000 - round(seconds * 1000)) > 1e-6 * max(1.0, seconds):
+        elif nanos % _MILLISECOND:
             c.error(path, Msg("schema.duration.too_fine", value=shown), Msg("schema.duration.too_fine_fix"))
 
 
@@ -569,7 +552,11 @@ class MapOf(Type):
             self.mismatch(value, path, c)
             return
         for key, item in value.items():
-            self.value.check(item, child_path(path, str(key)), c)
+            if item is None and isinstance(self.value, Map):  # a Map would read null as "unset"
+                c.error(child_path(path, str(key)), Msg("schema.map.null_item", key=str(key)),
+                        Msg("schema.map.null_item_fix"))
+            else:
+                self.value.check(item, child_path(path, str(key)), c)
 
 
 class ListOf(Type):

@@ -8,6 +8,7 @@ istio/istio ``pkg/config/validation/validation.go``; Kubernetes ones follow ``k8
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 import yaml
@@ -15,7 +16,6 @@ import yaml
 from lablib.i18n import Msg
 from lablib.manifests._fields import (
     INT32_MAX,
-    UINT32_MAX,
     AnyValue,
     Bool,
     Checker,
@@ -33,6 +33,7 @@ from lablib.manifests._fields import (
     Str,
     Type,
     both,
+    describe,
     either,
     field_locations,
     parse_quantity,
@@ -48,6 +49,7 @@ from lablib.manifests._limits import (
 from lablib.manifests._problem import Problem
 from lablib.manifests._yaml import InputLimit, _parser_words, load_bounded
 from lablib.manifests.objects import SUPPORTED_KINDS, Manifest
+from lablib.translate import defaults
 
 __all__ = ["SCHEMAS", "check_kind", "validate_manifest"]
 
@@ -61,6 +63,9 @@ LABEL_VALUE = Str(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?", Msg("schema.na
 PORT_NAME = Str(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", Msg("schema.name.port"), 15)
 LABELS = MapOf(LABEL_VALUE)
 PORT_NUMBER = Int(1, 65535)
+PROTOCOL = Enum("TCP", "UDP", "SCTP")  # Kubernetes' port protocols (containers and Services)
+#: A host as Istio's ValidateWildcardDomain reads it, minus its DNS rules: at least not empty, no spaces.
+HOST = Str(r"\S+", Msg("schema.name.host"), 255)
 
 
 # Istio's scalar types (istio/api networking/v1alpha3/*.proto): int32 fields, uint32 fields, and the
@@ -71,11 +76,11 @@ def int32(zero: str | None = None) -> Int:
 
 
 def uint32() -> Int:
-    return Int(0, UINT32_MAX, proto="uint32")
+    return Int(0, defaults.MAX_UINT32, proto="uint32")
 
 
 def uint32_value() -> Int:
-    return Int(0, UINT32_MAX, proto="google.protobuf.UInt32Value")
+    return Int(0, defaults.MAX_UINT32, proto="google.protobuf.UInt32Value")
 
 
 class Annotations(MapOf):
@@ -178,7 +183,7 @@ CONTAINER_PORT = Map(
     {
         "containerPort": PORT_NUMBER,
         "name": PORT_NAME,
-        "protocol": Enum("TCP", "UDP", "SCTP"),
+        "protocol": PROTOCOL,
         "hostPort": PORT_NUMBER,
         "hostIP": Str(),
     },
@@ -291,7 +296,7 @@ SERVICE_PORT = Map(
         "name": PORT_NAME,
         "port": PORT_NUMBER,
         "targetPort": IntOrString(),
-        "protocol": Enum("TCP", "UDP", "SCTP"),
+        "protocol": PROTOCOL,
         "nodePort": PORT_NUMBER,
         "appProtocol": Str(),
     },
@@ -330,7 +335,7 @@ STRING_MATCH = Map({"exact": Str(), "prefix": Str(), "regex": Regex()}, rules=(_
 HEADER_OPS = Map({"set": MapOf(Str()), "add": MapOf(Str()), "remove": ListOf(Str())})
 HEADERS = Map({"request": HEADER_OPS, "response": HEADER_OPS})
 DESTINATION = Map(
-    {"host": Str(), "subset": Str(), "port": PORT_SELECTOR},
+    {"host": HOST, "subset": Str(), "port": PORT_SELECTOR},
     required={"host": Msg("schema.required.destination_host")},
 )
 
@@ -343,6 +348,48 @@ def _deprecated_percent(value: Any) -> tuple[str, str]:
 
 
 PERCENT_OLD = Deprecated(Int(0, 100, proto="int32"), _deprecated_percent)
+def _not_in_lab(c: Checker, path: str, field: str, why: Msg, fix: Msg) -> None:
+    """Valid Istio that the lab cannot translate faithfully: refused as "not supported by this lab"."""
+    c.error(path, Msg("schema.not_in_lab", field=field, why=why), fix)
+
+
+def _one_of(block: dict[str, Any], path: str, fields: tuple[str, ...], c: Checker) -> list[str]:
+    """The fields of a proto oneof that ``block`` sets; an error if it sets more than one (Istio refuses)."""
+    given = [k for k in fields if block.get(k) is not None]
+    if len(given) > 1:
+        c.error(path, Msg("schema.oneof.several", fields=either(list(fields)), given=both(given)),
+                Msg("schema.oneof.several_fix"))
+    return given
+
+
+def _fault_has_effect(fault: dict[str, Any], path: str, c: Checker) -> None:
+    if fault.get("abort") is None and fault.get("delay") is None:  # Istio's validateHTTPFaultInjection
+        c.error(path, Msg("schema.fault.empty"), Msg("schema.fault.empty_fix"))
+
+
+def _abort_in_lab(abort: dict[str, Any], path: str, c: Checker) -> None:
+    given = _one_of(abort, path, ("httpStatus", "grpcStatus", "http2Error"), c)
+    if "grpcStatus" in given:  # valid Istio, but the lab's service speaks HTTP/1.1, not gRPC
+        _not_in_lab(c, f"{path}.grpcStatus", "grpcStatus", Msg("schema.why.grpc"),
+                    Msg("schema.fault.http_status_fix"))
+    elif "http2Error" in given:  # Istio's validateHTTPFaultInjectionAbort refuses it
+        c.error(f"{path}.http2Error",
+                Msg("schema.fault.istio_not_yet", version=defaults.ISTIO_VERSION, field="http2Error"),
+                Msg("schema.fault.http_status_fix"))
+    elif not given:  # Istio warns ("abort configured, but error type not set") and drops the abort
+        c.warning(path, Msg("schema.fault.abort_without_status"), Msg("schema.fault.http_status_fix"))
+
+
+def _delay_in_lab(delay: dict[str, Any], path: str, c: Checker) -> None:
+    given = _one_of(delay, path, ("fixedDelay", "exponentialDelay"), c)
+    if "exponentialDelay" in given:  # Istio's validateHTTPFaultInjectionDelay refuses it
+        c.error(f"{path}.exponentialDelay",
+                Msg("schema.fault.istio_not_yet", version=defaults.ISTIO_VERSION, field="exponentialDelay"),
+                Msg("schema.fault.fixed_delay_fix"))
+    elif not given:  # Istio's TranslateFault drops a delay without a type
+        c.warning(path, Msg("schema.fault.delay_without_fixed"), Msg("schema.fault.fixed_delay_fix"))
+
+
 HTTP_FAULT = Map(
     {
         "delay": Map(
@@ -351,7 +398,8 @@ HTTP_FAULT = Map(
                 "exponentialDelay": Duration(),
                 "percentage": PERCENT,
                 "percent": PERCENT_OLD,
-            }
+            },
+            rules=(_delay_in_lab,),
         ),
         "abort": Map(
             {
@@ -360,9 +408,11 @@ HTTP_FAULT = Map(
                 "http2Error": Str(),
                 "percentage": PERCENT,
                 "percent": PERCENT_OLD,
-            }
+            },
+            rules=(_abort_in_lab,),
         ),
-    }
+    },
+    rules=(_fault_has_effect,),
 )
 HTTP_MATCH = Map(
     {
@@ -396,10 +446,10 @@ def _route_weights(route: dict[str, Any], path: str, c: Checker) -> None:
         where = f"{path}.route"
         if all(isinstance(w, int) and not isinstance(w, bool) for w in weights) and sum(weights) == 0:
             c.error(where, Msg("schema.route.weights_zero"), Msg("schema.route.weights_zero_fix"))
-        elif all(isinstance(w, int) for w in weights) and sum(weights) > UINT32_MAX:
+        elif all(isinstance(w, int) for w in weights) and sum(weights) > defaults.MAX_UINT32:
             c.error(
                 where,
-                Msg("schema.route.weights_too_big", total=str(sum(weights)), most=UINT32_MAX),
+                Msg("schema.route.weights_too_big", total=str(sum(weights)), most=defaults.MAX_UINT32),
                 Msg("schema.route.weights_too_big_fix"),
             )
 
@@ -407,6 +457,48 @@ def _route_weights(route: dict[str, Any], path: str, c: Checker) -> None:
 def _route_has_action(route: dict[str, Any], path: str, c: Checker) -> None:
     if not any(route.get(k) for k in ("route", "redirect", "directResponse", "delegate")):
         c.error(path, Msg("schema.route.no_action"), Msg("schema.route.no_action_fix"))
+    for action in ("redirect", "directResponse", "delegate"):  # valid Istio; the lab only routes
+        if route.get(action) is not None:
+            _not_in_lab(c, f"{path}.{action}", action, Msg("schema.why.route_only"),
+                        Msg("schema.route.no_action_fix"))
+
+
+def _retries_valid(retries: dict[str, Any], path: str, c: Checker) -> None:
+    """Istio's ``validateHTTPRetry``: a retry field with retries off (``attempts`` 0 or unset) is refused, and
+    every comma-separated part of ``retryOn``, taken as written (Istio does not trim it), must be a condition
+    Envoy knows or a status code Go's ``http.StatusText`` names."""
+    attempts = retries.get("attempts")
+    set_fields = [f for f in ("perTryTimeout", "retryOn", "retryRemoteLocalities")
+                  if retries.get(f) is not None]
+    if (attempts is None or attempts == 0) and set_fields and not isinstance(attempts, bool):
+        where = f"{path}.attempts" if attempts is not None else path
+        c.error(where, Msg("schema.retries.disabled", fields=both(set_fields)),
+                Msg("schema.retries.disabled_fix"))
+    retry_on = retries.get("retryOn")
+    if not isinstance(retry_on, str) or not retry_on:
+        return
+    conditions = ", ".join(sorted(defaults.ISTIO_RETRY_ON_POLICIES))
+    for part in retry_on.split(","):
+        if _retry_condition(part):
+            continue
+        if part.strip() and _retry_condition(part.strip()):
+            fixed = ",".join(p.strip() for p in retry_on.split(","))
+            c.error(f"{path}.retryOn", Msg("schema.retries.retry_on_spaces", part=part),
+                    Msg("schema.retries.retry_on_spaces_fix", fixed=fixed))
+        else:
+            c.error(f"{path}.retryOn", Msg("schema.retries.retry_on_unknown", part=part),
+                    Msg("schema.retries.retry_on_unknown_fix", conditions=conditions))
+
+
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def _retry_condition(part: str) -> bool:
+    """A ``retryOn`` part Istio accepts: a condition of ``supportedRetryOnPolicies`` or, read by Go's
+    ``strconv.Atoi``, a status code ``http.StatusText`` knows."""
+    if part in defaults.ISTIO_RETRY_ON_POLICIES:
+        return True
+    return bool(_GO_INT.fullmatch(part)) and int(part) in defaults.GO_HTTP_STATUS_CODES
 
 
 _DESTINATIONS_WHY = Msg("schema.limits.destinations_why")
@@ -429,7 +521,8 @@ HTTP_ROUTE = Map(
                 "retryRemoteLocalities": Bool(),  # google.protobuf.BoolValue
                 "retryIgnorePreviousHosts": Bool(),  # google.protobuf.BoolValue
                 "backoff": Duration(),
-            }
+            },
+            rules=(_retries_valid,),
         ),
         "fault": HTTP_FAULT,
         "mirror": DESTINATION,
@@ -477,7 +570,7 @@ TLS_MATCH = Map(
 TLS_ROUTE = Map({"match": ListOf(TLS_MATCH), "route": ROUTE_DESTINATIONS})
 VIRTUAL_SERVICE_SPEC = Map(
     {
-        "hosts": ListOf(Str(), min_items=1),
+        "hosts": ListOf(HOST, min_items=1),
         "gateways": ListOf(Str()),
         "http": ListOf(HTTP_ROUTE, max_items=MAX_ROUTES, max_why=_ROUTES_WHY),
         "tls": ListOf(TLS_ROUTE, max_items=MAX_ROUTES, max_why=_ROUTES_WHY),
@@ -487,7 +580,7 @@ VIRTUAL_SERVICE_SPEC = Map(
     required={"hosts": Msg("schema.required.hosts")},
 )
 
-_THRESHOLD_ZERO = Msg("schema.zero.unset", then=Msg("schema.zero.no_limit"))
+_THRESHOLD_ZERO = Msg("schema.zero.unset", then=Msg("schema.zero.no_limit", most=defaults.MAX_UINT32))
 
 
 def _at_least_one_pool(pool: dict[str, Any], path: str, c: Checker) -> None:
@@ -506,11 +599,12 @@ def _local_origin_needs_split(od: dict[str, Any], path: str, c: Checker) -> None
 
 
 def _consecutive_errors(value: Any) -> tuple[str, str]:
+    default = defaults.ENVOY_DEFAULT_CONSECUTIVE_5XX  # what Envoy applies, the field being ignored
     n = value if isinstance(value, int) and not isinstance(value, bool) else 3
     return (
-        Msg("schema.outlier.consecutive_errors")
-        if n == 5
-        else Msg("schema.outlier.consecutive_errors_not", n=n),
+        Msg("schema.outlier.consecutive_errors", default=default)
+        if n == default
+        else Msg("schema.outlier.consecutive_errors_not", n=n, default=default),
         Msg("schema.outlier.consecutive_errors_fix", n=n),
     )
 
@@ -518,7 +612,7 @@ def _consecutive_errors(value: Any) -> tuple[str, str]:
 # Istio writes tcpKeepalive.time/interval as whole seconds into Envoy's uint32 keepalive_time/interval.
 KEEPALIVE = Duration(
     min_s=1,
-    max_s=UINT32_MAX,
+    max_s=defaults.MAX_UINT32,
     why=Msg("schema.duration.keepalive_why"),
 )
 
@@ -548,7 +642,11 @@ CONNECTION_POOL = Map(
                 "h2UpgradePolicy": Enum("DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"),
                 "useClientProtocol": Bool(),
                 "maxConcurrentStreams": int32(
-                    zero=Msg("schema.zero.unset", then=Msg("schema.zero.default_streams"))
+                    zero=Msg(
+                        "schema.zero.unset",
+                        then=Msg("schema.zero.default_streams",
+                                 n=defaults.ENVOY_DEFAULT_MAX_CONCURRENT_STREAMS),
+                    )
                 ),
             }
         ),
@@ -575,20 +673,21 @@ OUTLIER_DETECTION = Map(
 
 def _maglev_prime(maglev: dict[str, Any], path: str, c: Checker) -> None:
     size = maglev.get("tableSize")
-    # 0 is unset (Envoy's default 65537); any other value must be prime for Envoy (1 is not)
+    # 0 is unset (Envoy's default table size); any other value must be prime for Envoy (1 is not)
     if isinstance(size, int) and not isinstance(size, bool) and 0 < size <= MAGLEV_MAX and not _prime(size):
         where = f"{path}.tableSize"
-        c.error(where, Msg("schema.maglev.not_prime", size=size), Msg("schema.maglev.not_prime_fix"))
+        default = defaults.ENVOY_DEFAULT_MAGLEV_TABLE_SIZE
+        fix = Msg("schema.maglev.not_prime_fix", default=default, most=MAGLEV_MAX)
+        c.error(where, Msg("schema.maglev.not_prime", size=size), fix)
 
 
 def _prime(n: int) -> bool:
     return n > 1 and all(n % d for d in range(2, int(n**0.5) + 1))
 
 
-# Envoy bounds the two tables (cluster.proto: RingHashLbConfig.minimum_ring_size <= 8M, MaglevLbConfig
-# table_size <= 5000011 and prime); Istio passes the uint64 through, so Envoy would refuse the push.
-RING_MAX = 8_388_608
-MAGLEV_MAX = 5_000_011
+# Envoy bounds the two tables (defaults.ENVOY_MAX_*); Istio passes the uint64 through, so Envoy would refuse.
+RING_MAX = defaults.ENVOY_MAX_RING_SIZE
+MAGLEV_MAX = defaults.ENVOY_MAX_MAGLEV_TABLE_SIZE
 _RING_PROTO = Msg("schema.proto.uint64_envoy", most=RING_MAX)
 CONSISTENT_HASH = Map(
     {
@@ -614,6 +713,16 @@ CONSISTENT_HASH = Map(
         "localityAffinity": AnyValue(),
     }
 )
+
+
+def _lb_in_lab(lb: dict[str, Any], path: str, c: Checker) -> None:
+    # Valid Istio: an ORIGINAL_DST cluster, each request to the address the client dialled; the lab's client
+    # sidecar has no original destination to forward to.
+    if lb.get("simple") == "PASSTHROUGH":
+        _not_in_lab(c, f"{path}.simple", "simple: PASSTHROUGH", Msg("schema.why.original_dst"),
+                    Msg("schema.lb.simple_fix", default=defaults.ISTIO_DEFAULT_LB_POLICY))
+
+
 LOAD_BALANCER = Map(
     {
         "simple": Enum("UNSPECIFIED", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST", "LEAST_CONN"),
@@ -621,8 +730,20 @@ LOAD_BALANCER = Map(
         "localityLbSetting": AnyValue(),
         "warmupDurationSecs": Duration(),
         "warmup": AnyValue(),
-    }
+    },
+    rules=(_lb_in_lab,),
 )
+
+
+def _tls_in_lab(tls: dict[str, Any], path: str, c: Checker) -> None:
+    # Valid Istio, also between sidecars: the client originates TLS with certificates of the student's own.
+    # The lab's sidecars only have Istio's certificates (ISTIO_MUTUAL) and plaintext (DISABLE).
+    mode = tls.get("mode")
+    if mode in ("SIMPLE", "MUTUAL"):
+        _not_in_lab(c, f"{path}.mode", f"tls.mode: {mode}", Msg("schema.why.own_certificates"),
+                    Msg("schema.tls.mode_fix"))
+
+
 CLIENT_TLS = Map(
     {
         "mode": Enum("DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"),
@@ -634,7 +755,8 @@ CLIENT_TLS = Map(
         "sni": Str(),
         "insecureSkipVerify": Bool(),
         "caCrl": Str(),
-    }
+    },
+    rules=(_tls_in_lab,),
 )
 PORT_TRAFFIC_POLICY = Map(
     {
@@ -643,7 +765,8 @@ PORT_TRAFFIC_POLICY = Map(
         "connectionPool": CONNECTION_POOL,
         "outlierDetection": OUTLIER_DETECTION,
         "tls": CLIENT_TLS,
-    }
+    },
+    required={"port": Msg("schema.required.port_level_port")},  # Istio: "must have valid port"
 )
 TRAFFIC_POLICY = Map(
     {
@@ -690,7 +813,7 @@ def _unique_subsets(spec: dict[str, Any], path: str, c: Checker) -> None:
 
 DESTINATION_RULE_SPEC = Map(
     {
-        "host": Str(),
+        "host": HOST,
         "trafficPolicy": TRAFFIC_POLICY,
         "subsets": ListOf(SUBSET, max_items=MAX_SUBSETS, max_why=ENVOY_CLUSTER),
         "exportTo": ListOf(Str()),
@@ -700,6 +823,117 @@ DESTINATION_RULE_SPEC = Map(
     rules=(_unique_subsets,),
 )
 
+
+# --- Sidecar (istio/api networking/v1alpha3/sidecar.proto; validation.go ValidateSidecar) ------------------
+#: Istio's protocol names (``protocol.Parse``: case does not matter); what a Sidecar port may say.
+ISTIO_PROTOCOLS = ("HTTP", "HTTPS", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-WEB", "TCP", "TLS", "UDP", "MONGO",
+                   "REDIS", "MYSQL")
+
+
+def _sidecar_port(port: dict[str, Any], path: str, c: Checker) -> None:
+    protocol = port.get("protocol")
+    if not isinstance(protocol, str) or protocol.upper() not in ISTIO_PROTOCOLS:
+        c.error(f"{path}.protocol", Msg("schema.sidecar.protocol", value=describe(protocol)),
+                Msg("schema.sidecar.protocol_fix", values=list(ISTIO_PROTOCOLS)))
+    elif protocol.upper() != "HTTP":
+        # Istio builds a TCP proxy (or TLS, h2, gRPC) inbound chain for these; the lab's server sidecars
+        # speak HTTP/1.1 to the app behind an HTTP connection manager only.
+        _not_in_lab(c, f"{path}.protocol", f"protocol: {protocol}", Msg("schema.why.inbound_http_only"),
+                    Msg("schema.sidecar.protocol_http_fix"))
+    if port.get("targetPort"):
+        c.error(f"{path}.targetPort", Msg("schema.sidecar.target_port"),
+                Msg("schema.sidecar.target_port_fix"))
+
+
+def _default_endpoint(endpoint: Any, path: str, c: Checker) -> None:
+    if not isinstance(endpoint, str) or not endpoint:
+        return
+    if endpoint.startswith("unix://"):
+        _not_in_lab(c, path, "defaultEndpoint: unix://…", Msg("schema.why.no_uds"),
+                    Msg("schema.sidecar.endpoint_fix"))
+        return
+    host, sep, port = endpoint.rpartition(":")
+    host = host.strip("[]")
+    if not sep or host not in ("", "127.0.0.1", "0.0.0.0", "::1", "::") or not port.isdigit() \
+            or not 0 < int(port) < 65536:
+        c.error(path, Msg("schema.sidecar.endpoint", value=endpoint), Msg("schema.sidecar.endpoint_fix"))
+
+
+def _ingress_in_lab(ingress: dict[str, Any], path: str, c: Checker) -> None:
+    _default_endpoint(ingress.get("defaultEndpoint"), f"{path}.defaultEndpoint", c)
+    for name in ("bind", "tls"):
+        if ingress.get(name):
+            _not_in_lab(c, f"{path}.{name}", name, Msg("schema.why.sidecar_listener"),
+                        Msg("schema.sidecar.delete_fix", field=name))
+    if ingress.get("captureMode") not in (None, "DEFAULT"):
+        _not_in_lab(c, f"{path}.captureMode", f"captureMode: {ingress['captureMode']}",
+                    Msg("schema.why.sidecar_listener"), Msg("schema.sidecar.delete_fix", field="captureMode"))
+    pool, port = ingress.get("connectionPool"), ingress.get("port")
+    protocol = port.get("protocol") if isinstance(port, dict) else None
+    if isinstance(pool, dict) and pool.get("http") is not None and isinstance(protocol, str) \
+            and protocol.upper() in ("TCP", "TLS", "MONGO", "REDIS", "MYSQL"):
+        c.warning(f"{path}.connectionPool.http", Msg("schema.sidecar.http_pool_on_tcp", protocol=protocol),
+               Msg("schema.sidecar.http_pool_on_tcp_fix"))
+
+
+def _unique_ingress_ports(spec: dict[str, Any], path: str, c: Checker) -> None:
+    seen: set[int] = set()
+    ingress = spec.get("ingress")
+    for i, listener in enumerate(ingress if isinstance(ingress, list) else []):
+        port = listener.get("port") if isinstance(listener, dict) else None
+        number = port.get("number") if isinstance(port, dict) else None
+        if isinstance(number, int) and number in seen:
+            c.error(f"{path}.ingress[{i}].port.number", Msg("schema.sidecar.port_twice", port=number),
+                    Msg("schema.sidecar.port_twice_fix"))
+        if isinstance(number, int):
+            seen.add(number)
+
+
+def _sidecar_in_lab(spec: dict[str, Any], path: str, c: Checker) -> None:
+    # Istio: "sidecar: empty configuration provided".
+    if not any(spec.get(k) for k in ("egress", "ingress", "outboundTrafficPolicy", "inboundConnectionPool")):
+        c.error(path, Msg("schema.sidecar.empty"), Msg("schema.sidecar.empty_fix"))
+    for name in ("egress", "outboundTrafficPolicy"):
+        if spec.get(name) is not None:
+            # What a client sidecar may reach: the lab's client sees every Service, as without a Sidecar.
+            _not_in_lab(c, f"{path}.{name}", name, Msg("schema.why.sidecar_egress"),
+                        Msg("schema.sidecar.delete_fix", field=name))
+    selector = spec.get("workloadSelector")
+    if isinstance(selector, dict) and not selector.get("labels"):
+        # Istio warns: "workloadSelector cannot have empty labels, will be applied to all services in …"
+        c.warning(f"{path}.workloadSelector", Msg("schema.sidecar.selector_empty"),
+                  Msg("schema.sidecar.selector_empty_fix"))
+
+
+SIDECAR_PORT = Map(
+    {"number": PORT_NUMBER, "protocol": Str(), "name": PORT_NAME, "targetPort": uint32()},
+    required={"number": Msg("schema.required.sidecar_port_number"),
+              "protocol": Msg("schema.required.sidecar_port_protocol")},
+    rules=(_sidecar_port,),
+)
+SIDECAR_INGRESS = Map(
+    {
+        "port": SIDECAR_PORT,
+        "bind": Str(),
+        "captureMode": Enum("DEFAULT", "IPTABLES", "NONE"),
+        "defaultEndpoint": Str(),
+        "tls": AnyValue(),
+        "connectionPool": CONNECTION_POOL,
+    },
+    required={"port": Msg("schema.required.sidecar_ingress_port")},
+    rules=(_ingress_in_lab,),
+)
+SIDECAR_SPEC = Map(
+    {
+        "workloadSelector": Map({"labels": LABELS}),
+        "ingress": ListOf(SIDECAR_INGRESS),
+        "egress": AnyValue(),
+        "outboundTrafficPolicy": AnyValue(),
+        "inboundConnectionPool": CONNECTION_POOL,
+    },
+    rules=(_sidecar_in_lab, _unique_ingress_ports),
+)
+
 #: kind -> the schema of the whole object.
 SCHEMAS: dict[str, Map] = {
     "Pod": top(POD_SPEC, spec_fix=Msg("schema.required.pod_spec")),
@@ -707,6 +941,7 @@ SCHEMAS: dict[str, Map] = {
     "Service": top(SERVICE_SPEC, name_type=SERVICE_NAME, spec_fix=Msg("schema.required.service_spec")),
     "VirtualService": top(VIRTUAL_SERVICE_SPEC, spec_fix=Msg("schema.required.virtual_service_spec")),
     "DestinationRule": top(DESTINATION_RULE_SPEC, spec_fix=Msg("schema.required.destination_rule_spec")),
+    "Sidecar": top(SIDECAR_SPEC, spec_fix=Msg("schema.required.sidecar_spec")),
 }
 _LOCATIONS = {kind: field_locations(schema) for kind, schema in SCHEMAS.items()}
 
@@ -724,7 +959,8 @@ def _supported() -> list[Msg]:
             v.rpartition("/")[2] if group and v.startswith(group) else v for v in versions[1:]
         ]
         listed = shown[0] if len(shown) == 1 else either([shown[:-1], shown[-1]])
-        parts.append(Msg("schema.kind.supported_part", kinds=both(kinds), versions=listed))
+        named = both([kinds[:-1], kinds[-1]]) if len(kinds) > 2 else both(kinds)  # "A, B and C"
+        parts.append(Msg("schema.kind.supported_part", kinds=named, versions=listed))
     return parts
 
 

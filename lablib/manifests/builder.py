@@ -4,8 +4,8 @@ One builder for every lab's DestinationRule: :func:`build_destination_rule` take
 Istio's own field names (``connectionPool``, ``outlierDetection``) and returns the object as plain data;
 :func:`write_manifest` writes it as YAML and loads it back through :func:`lablib.manifests.load_file`, so a
 bad value fails exactly as in a hand-written file (``ValidationFailed``, every problem ``FILE:LINE: …``) and
-no file is left behind. Lab 01's knobs (``lablib.viz.knobs``) and lab 02's rule (``lablib.outlier.rule``)
-both use it.
+no file is left behind. Lab 01's knobs (``circuit_breaking.knobs``) and lab 02's rule
+(``outlier_detection.rule``) both use it.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ SUPPORTED_KINDS: dict[str, tuple[str, ...]] = {
     "Service": ("v1",),
     "VirtualService": ISTIO_NETWORKING_VERSIONS,
     "DestinationRule": ISTIO_NETWORKING_VERSIONS,
+    "Sidecar": ISTIO_NETWORKING_VERSIONS,
 }
 
 
@@ -136,6 +137,8 @@ class PodTemplate:
     owner: str
     #: ``spec.serviceAccountName`` (Kubernetes' default ``default``): the pod's mTLS identity.
     service_account: str = "default"
+    #: The first container's ``args``: appended to its image's entrypoint (service-go's ``--grpc``).
+    args: tuple[str, ...] = ()
 
 
 def pods_of(objects: Iterable[Manifest | Mapping[str, Any]]) -> list[PodTemplate]:
@@ -182,6 +185,7 @@ def _pod(
     first = _mapping(containers[0]) if isinstance(containers, list) and containers else {}
     ports = first.get("ports")
     port = _mapping(ports[0]).get("containerPort") if isinstance(ports, list) and ports else None
+    args = first.get("args")
     return PodTemplate(
         name=name,
         namespace=namespace,
@@ -190,4 +194,5 @@ def _pod(
         container_port=port if isinstance(port, int) and not isinstance(port, bool) else None,
         owner=owner,
         service_account=str(spec.get("serviceAccountName") or "default"),
+        args=tuple(str(a) for a in args) if isinstance(args, list) else (),
     )

@@ -1,5 +1,8 @@
 """The HTTP/1.1 server behind service-go: asyncio streams, keep-alive, one coroutine per connection.
 
+A connection that opens with HTTP/2's preface is handed to ``_h2.py`` (h2c, prior knowledge); ``--grpc``
+serves the gRPC ping service instead (``_grpc.py``).
+
 It must never be the bottleneck of a breaker experiment: a request costs one ``asyncio.sleep`` of the service
 time and a few microseconds of parsing, so hundreds of concurrent keep-alive connections are cheap.
 """
@@ -13,12 +16,15 @@ import ipaddress
 import json
 import math
 import os
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_SERVICE_TIME_MS", "Fault", "ServiceGo", "serve"]
+from lablib.lab_defaults import SERVICE_TIME_MS
+
+__all__ = ["DEFAULT_SERVICE_TIME_MS", "MAX_DELAY_MS", "Fault", "ServiceGo", "serve"]
 
 #: The book's runs averaged about 25 ms per call through the mesh.
-DEFAULT_SERVICE_TIME_MS = 25.0
+DEFAULT_SERVICE_TIME_MS = SERVICE_TIME_MS  # lablib.lab_defaults' (the image ships that file too)
 _MAX_HEADER_BYTES = 64 * 1024
 _REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
             413: "Payload Too Large", 500: "Internal Server Error", 502: "Bad Gateway",
@@ -27,24 +33,40 @@ _JSON = "application/json; charset=utf-8"
 _TEXT = "text/plain; charset=utf-8"
 
 
+#: The longest latency fault: a minute, far past any timeout a lab sets, and short enough that a forgotten
+#: knob cannot hold a connection for hours.
+MAX_DELAY_MS = 60_000.0
+
+
 @dataclass
 class Fault:
-    """Which status ``/env`` answers with, and for which fraction of calls (0 = never, 1 = always).
+    """Which status ``/env`` answers with, and for which fraction of calls (0 = never, 1 = always); and how
+    much slower every ``/env`` call is (``delay_ms``, on top of the service time: a slow instance).
 
-    The fraction is applied deterministically (call ``n`` fails when ``floor(n*f)`` steps up), so 0.5 fails
-    every other call and an outlier-detection lab sees the same sequence on every run.
+    Without ``seed`` the fraction is applied deterministically (call ``n`` fails when ``floor(n*f)`` steps
+    up), so 0.5 fails every other call and an outlier-detection lab sees the same sequence on every run. With
+    a ``seed`` each call fails on its own with probability ``fraction`` (a flaky instance, as the theory of
+    retries assumes: a retry fails as often as a first try), drawn from a generator seeded with it.
     """
 
     code: int = 200
     fraction: float = 0.0
+    delay_ms: float = 0.0
+    seed: int | None = None
     _calls: int = 0
+    _draws: random.Random | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 100 <= int(self.code) <= 599:
             raise ValueError(f"fault code must be an HTTP status 100-599, got {self.code!r}")
         if not 0.0 <= float(self.fraction) <= 1.0:
             raise ValueError(f"fault fraction must be between 0 and 1, got {self.fraction!r}")
-        self.code, self.fraction = int(self.code), float(self.fraction)
+        if not 0.0 <= float(self.delay_ms) <= MAX_DELAY_MS:  # NaN fails both comparisons
+            raise ValueError(f"fault delay_ms must be between 0 and {MAX_DELAY_MS:g}, got {self.delay_ms!r}")
+        self.code, self.fraction, self.delay_ms = int(self.code), float(self.fraction), float(self.delay_ms)
+        if self.seed is not None:
+            self.seed = int(self.seed)
+            self._draws = random.Random(self.seed)
 
     def next_code(self) -> int | None:
         """The fault code for this call, or None when this call is served normally."""
@@ -52,10 +74,16 @@ class Fault:
             return None
         n = self._calls
         self._calls += 1
+        if self._draws is not None:
+            return self.code if self._draws.random() < self.fraction else None
         return self.code if math.floor((n + 1) * self.fraction) > math.floor(n * self.fraction) else None
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"code": self.code, "fraction": self.fraction}
+        out: dict[str, float | int] = {"code": self.code, "fraction": self.fraction,
+                                       "delay_ms": self.delay_ms}
+        if self.seed is not None:
+            out["seed"] = self.seed
+        return out
 
 
 class ServiceGo:
@@ -89,8 +117,9 @@ class ServiceGo:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
-                if self.service_time_ms > 0:
-                    await asyncio.sleep(self.service_time_ms / 1000.0)
+                busy_ms = self.service_time_ms + self.fault.delay_ms
+                if busy_ms > 0:
+                    await asyncio.sleep(busy_ms / 1000.0)
             finally:
                 self.in_flight -= 1
             code = self.fault.next_code()
@@ -126,9 +155,12 @@ class ServiceGo:
             return 403, _TEXT, f"/fault is only settable from {why}\n".encode()
         try:
             data = json.loads(body or b"{}")
-            fault = Fault(code=int(data.get("code", 503)), fraction=float(data.get("fraction", 1.0)))
+            seed = data.get("seed")
+            fault = Fault(code=int(data.get("code", 503)), fraction=float(data.get("fraction", 1.0)),
+                          delay_ms=float(data.get("delay_ms", 0.0)), seed=None if seed is None else int(seed))
         except (ValueError, TypeError, AttributeError) as exc:
-            return 400, _TEXT, f'bad fault: {exc}; send {{"code": 503, "fraction": 0.5}}\n'.encode()
+            return 400, _TEXT, (f'bad fault: {exc}; send {{"code": 503, "fraction": 0.5}} or '
+                                f'{{"fraction": 0, "delay_ms": 200}}\n').encode()
         self.fault = fault
         return 200, _JSON, json.dumps(fault.as_dict()).encode()
 
@@ -145,6 +177,11 @@ class ServiceGo:
                     return
                 except asyncio.LimitOverrunError:
                     await _write(writer, 413, _TEXT, b"headers too large\n", keep_alive=False)
+                    return
+                if head == b"PRI * HTTP/2.0\r\n\r\n":  # HTTP/2 with prior knowledge (h2c): see _h2.py
+                    from lablib.service_go._h2 import serve_h2
+
+                    await serve_h2(self, reader, writer, head, peer, control=control)
                     return
                 request = _parse_head(head)
                 if request is None:

@@ -7,7 +7,7 @@
     times_from_result(fortio_result) -> (service_time_s, reject_time_s), taken from the run itself
     band_for_run(fortio_result, limits) -> the band that run should fall in (calibrated by the run)
 
-No I/O here: notebooks and plots (``lablib.viz``) call these with config from ``lablib.translate`` and
+No I/O here: notebooks and plots (``lablib.notebook``) call these with config from ``lablib.translate`` and
 results from ``lablib.fortio``.
 """
 

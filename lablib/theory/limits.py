@@ -24,8 +24,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lablib.translate import defaults
+
 __all__ = [
-    "ENVOY_DEFAULT_THRESHOLD",
     "UNLIMITED",
     "ClusterLimits",
     "cluster_limits",
@@ -36,11 +37,13 @@ __all__ = [
 ]
 
 #: Istio writes 2^32-1 for every threshold the DestinationRule leaves unset: Envoy reads it as "no limit".
-UNLIMITED = 2**32 - 1
-#: Envoy's own default for max_connections / max_pending_requests / max_requests when a threshold is absent
-#: (circuit_breaker.proto); Istio never leaves them absent, hand-written configs may.
-ENVOY_DEFAULT_THRESHOLD = 1024
-HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+UNLIMITED = defaults.MAX_UINT32
+#: Envoy's own defaults when a threshold is absent: Istio never leaves them absent, hand-written configs may.
+_ENVOY_DEFAULT_THRESHOLDS = {
+    "max_connections": defaults.ENVOY_DEFAULT_MAX_CONNECTIONS,
+    "max_pending_requests": defaults.ENVOY_DEFAULT_MAX_PENDING_REQUESTS,
+    "max_requests": defaults.ENVOY_DEFAULT_MAX_REQUESTS,
+}
 
 
 def _limit(value: float) -> float:
@@ -68,8 +71,8 @@ class ClusterLimits:
     endpoints: int
     #: Envoy worker threads (--concurrency): each has its own connection pools.
     workers: int
-    #: Envoy's lb_policy (Istio's default is LEAST_REQUEST; Envoy's own is ROUND_ROBIN).
-    lb_policy: str = "ROUND_ROBIN"
+    #: Envoy's lb_policy (Istio sets defaults.ISTIO_DEFAULT_LB_POLICY; Envoy's own is the default here).
+    lb_policy: str = defaults.ENVOY_DEFAULT_LB_POLICY
 
     @property
     def in_flight(self) -> float:
@@ -181,9 +184,9 @@ def _f(message: Mapping[str, Any], name: str, default: Any = None) -> Any:
 def _threshold(thresholds: Mapping[str, Any], field: str) -> float:
     value = _f(thresholds, field)
     if value is None:
-        return float(ENVOY_DEFAULT_THRESHOLD)
+        return float(_ENVOY_DEFAULT_THRESHOLDS[field])
     if isinstance(value, Mapping):  # a UInt32Value written as {"value": n}
-        value = value.get("value", ENVOY_DEFAULT_THRESHOLD)
+        value = value.get("value", _ENVOY_DEFAULT_THRESHOLDS[field])
     return _limit(int(value))
 
 
@@ -196,7 +199,8 @@ def cluster_limits(cluster: Mapping[str, Any], *, weight: float = 1.0, workers: 
         if _f(entry, "priority", "DEFAULT") == "DEFAULT":
             thresholds = entry
             break
-    options = _f(_f(cluster, "typed_extension_protocol_options") or {}, HTTP_PROTOCOL_OPTIONS) or {}
+    typed = _f(cluster, "typed_extension_protocol_options") or {}
+    options = _f(typed, defaults.HTTP_PROTOCOL_OPTIONS_KEY) or {}
     common = _f(options, "common_http_protocol_options") or {}
     per_connection = _f(common, "max_requests_per_connection")
     if isinstance(per_connection, Mapping):
@@ -217,7 +221,7 @@ def cluster_limits(cluster: Mapping[str, Any], *, weight: float = 1.0, workers: 
         http2=http2,
         endpoints=endpoints,
         workers=workers,
-        lb_policy=str(_f(cluster, "lb_policy", "ROUND_ROBIN")),
+        lb_policy=str(_f(cluster, "lb_policy", defaults.ENVOY_DEFAULT_LB_POLICY)),
     )
 
 

@@ -25,6 +25,7 @@ from lablib.translate.names import (
     build_inbound_key,
     build_subset_key,
 )
+from lablib.translate.sidecar import inbound_policy
 from lablib.translate.tls import MeshTls, apply_upstream_tls, endpoint_metadata, spiffe_id
 from lablib.translate.traffic_policy import (
     apply_traffic_policy,
@@ -226,12 +227,14 @@ def build_inbound_cluster(
     dr: Object | None = None,
     *,
     track_remaining: bool = defaults.ISTIO_DEFAULT_TRACK_REMAINING,
+    sidecar: Object | None = None,
 ) -> JSONDict:
-    """The server pod's ``inbound|<workload port>||`` cluster -> ``127.0.0.1:<app_port>`` (``CB`` 672-703).
+    """The server pod's ``inbound|<workload port>||`` cluster -> ``127.0.0.1:<app_port>`` (``CB`` 672-716).
 
     "When users specify circuit breakers, they need to be set on the receiver end (server side) as well as
     client side": the DR's top-level (or port-level) ``connectionPool`` applies here; outlier detection, load
-    balancing and subset policies do not (ref §1).
+    balancing and subset policies do not (ref §1). ``sidecar`` (the pod's ``Sidecar``, see
+    :mod:`lablib.translate.sidecar`): its pool for this port replaces the DR's ``connectionPool`` whole.
     """
     if endpoint.app_port is None:
         raise ValueError(f"endpoint {endpoint.pod} has no app_port: it has no sidecar, so no inbound cluster")
@@ -239,6 +242,7 @@ def build_inbound_cluster(
     cluster = build_cluster(name, [("127.0.0.1", endpoint.app_port)], direction=INBOUND)
     set_upstream_protocol(cluster, port)
     policy, _ = get_port_level_traffic_policy(_policy(dr), port.port)
+    policy = inbound_policy(policy, sidecar, port.workload_port)
     apply_traffic_policy(
         cluster, policy, port_protocol=port.protocol, direction=INBOUND, track_remaining=track_remaining
     )

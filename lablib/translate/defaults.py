@@ -26,6 +26,8 @@ __all__ = [
     "ENVOY_DEFAULT_HEALTHY_PANIC_THRESHOLD",
     "ENVOY_DEFAULT_IDLE_TIMEOUT",
     "ENVOY_DEFAULT_INTERVAL",
+    "ENVOY_DEFAULT_LB_POLICY",
+    "ENVOY_DEFAULT_MAGLEV_TABLE_SIZE",
     "ENVOY_DEFAULT_MAX_CONCURRENT_STREAMS",
     "ENVOY_DEFAULT_MAX_CONNECTIONS",
     "ENVOY_DEFAULT_MAX_EJECTION_PERCENT",
@@ -33,6 +35,11 @@ __all__ = [
     "ENVOY_DEFAULT_MAX_PENDING_REQUESTS",
     "ENVOY_DEFAULT_MAX_REQUESTS",
     "ENVOY_DEFAULT_MAX_RETRIES",
+    "ENVOY_DEFAULT_MINIMUM_RING_SIZE",
+    "ENVOY_MAX_MAGLEV_TABLE_SIZE",
+    "ENVOY_MAX_RING_SIZE",
+    "ENVOY_RE2_MAX_PROGRAM_SIZE",
+    "GO_HTTP_STATUS_CODES",
     "HTTP_PROTOCOL_OPTIONS_KEY",
     "HTTP_PROTOCOL_OPTIONS_TYPE",
     "ISTIO_CONNECT_TIMEOUT",
@@ -49,10 +56,14 @@ __all__ = [
     "ISTIO_DEFAULT_RETRY_ON",
     "ISTIO_DEFAULT_ROUTE_TIMEOUT",
     "ISTIO_DEFAULT_TRACK_REMAINING",
+    "ISTIO_INBOUND_NUM_RETRIES",
+    "ISTIO_INBOUND_RETRY_ON",
     "ISTIO_MESH_H2_UPGRADE_POLICY",
+    "ISTIO_RETRY_ON_POLICIES",
     "ISTIO_VERSION",
     "MAX_UINT32",
     "PREVIOUS_HOSTS_PREDICATE",
+    "PREVIOUS_PRIORITIES",
     "circuit_breaker_thresholds",
     "retry_policy",
 ]
@@ -101,6 +112,18 @@ ENVOY_DEFAULT_ENFORCING_CONSECUTIVE_GATEWAY_FAILURE: Final = 0
 ENVOY_DEFAULT_MAX_EJECTION_TIME: Final = "300s"
 #: ``cluster.proto:631-637``: panic routing starts below 50% healthy hosts.
 ENVOY_DEFAULT_HEALTHY_PANIC_THRESHOLD: Final = 50
+#: ``cluster.proto``: ``lb_policy`` when nobody sets it (Istio always does: ISTIO_DEFAULT_LB_POLICY).
+ENVOY_DEFAULT_LB_POLICY: Final = "ROUND_ROBIN"
+#: ``cluster.proto`` RingHashLbConfig ``minimum_ring_size`` "Defaults to 1024" and "at most 8M";
+#: MaglevLbConfig ``table_size`` "must be prime number limited to 5000011", default 65537. Istio passes the
+#: uint64 through unchecked, so Envoy would refuse the push: the validator checks these bounds.
+ENVOY_DEFAULT_MINIMUM_RING_SIZE: Final = 1024
+ENVOY_MAX_RING_SIZE: Final = 8_388_608
+ENVOY_DEFAULT_MAGLEV_TABLE_SIZE: Final = 65537
+ENVOY_MAX_MAGLEV_TABLE_SIZE: Final = 5_000_011
+#: Envoy refuses a regex whose compiled RE2 program is larger (runtime ``re2.max_program_size.error_level``,
+#: default 100): ``a{1000}`` compiles to 1004 instructions and Envoy says so at config load.
+ENVOY_RE2_MAX_PROGRAM_SIZE: Final = 100
 
 # --- Istio's overrides ------------------------------------------------------------------------------------
 
@@ -143,6 +166,40 @@ PREVIOUS_HOSTS_PREDICATE: Final[JSONDict] = {
         "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
     },
 }
+
+
+#: ``retryRemoteLocalities: true`` -> ``retry_priority`` previous_priorities, ``update_frequency`` 2
+#: (``route/retry/retry.go`` ``buildPreviousPrioritiesConfig``; Istio's TestRetryRemoteLocalities).
+PREVIOUS_PRIORITIES: Final[JSONDict] = {
+    "name": "envoy.retry_priorities.previous_priorities",
+    "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3."
+        "PreviousPrioritiesConfig",
+        "update_frequency": 2,
+    },
+}
+#: The retry conditions Istio's validation accepts in ``retryOn`` (``pkg/config/validation/agent``
+#: ``supportedRetryOnPolicies``: Envoy's ``x-envoy-retry-on`` and ``x-envoy-retry-grpc-on`` values). Any other
+#: word is refused; a number is a status code when Go's ``http.StatusText`` knows it.
+ISTIO_RETRY_ON_POLICIES: Final = frozenset({
+    "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "retriable-4xx",
+    "refused-stream", "retriable-status-codes", "retriable-headers", "envoy-ratelimited",
+    "http3-post-connect-failure",
+    "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
+})
+#: The codes Go's ``net/http.StatusText`` names: what Istio's validation and ``parseRetryOn`` take as a status
+#: code in ``retryOn`` (``599`` or ``1000`` are neither a code nor a condition, so validation refuses them).
+GO_HTTP_STATUS_CODES: Final = frozenset({
+    100, 101, 102, 103,
+    200, 201, 202, 203, 204, 205, 206, 207, 208, 226,
+    300, 301, 302, 303, 304, 305, 307, 308,
+    *range(400, 419), 421, 422, 423, 424, 425, 426, 428, 429, 431, 451,
+    *range(500, 509), 510, 511,
+})
+#: ``BuildDefaultHTTPInboundRoute`` (``route.go``, ``ENABLE_INBOUND_RETRY_POLICY`` default true since 1.24):
+#: a server sidecar retries, twice, a request its app never saw (the connection reset before it was sent).
+ISTIO_INBOUND_RETRY_ON: Final = "reset-before-request"
+ISTIO_INBOUND_NUM_RETRIES: Final = 2
 
 
 def circuit_breaker_thresholds(*, track_remaining: bool = ISTIO_DEFAULT_TRACK_REMAINING) -> JSONDict:

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lablib._types import JSONDict
+from lablib.i18n import Msg
 from lablib.translate import defaults
 from lablib.translate.cluster import build_inbound_cluster, build_outbound_clusters, service_endpoints
 from lablib.translate.model import Endpoint, Object, Service
-from lablib.translate.names import OUTBOUND, build_subset_key, parse_subset_key
+from lablib.translate.names import OUTBOUND, build_subset_key
 from lablib.translate.names import fqdn as resolve_fqdn
 from lablib.translate.route import (
     build_default_route,
@@ -24,10 +25,10 @@ from lablib.translate.route import (
     destination_cluster,
     translate_route,
 )
+from lablib.translate.sidecar import sidecar_for
 from lablib.translate.tls import MeshTls
-from lablib.translate.traffic_policy import check_traffic_policy
 
-__all__ = ["MeshConfig", "translate"]
+__all__ = ["MeshConfig", "consistent_hash_for", "translate"]
 
 
 @dataclass
@@ -39,7 +40,10 @@ class MeshConfig:
             one per DR subset, named like ``outbound|80|v1|service-go.default.svc.cluster.local``.
         outbound_routes: RouteConfigurations, one per HTTP service port, named by the port (``"80"``).
         inbound_clusters: per server pod name, its sidecar's ``inbound|<port>||`` clusters.
-        warnings: things Istio would accept but that do not do what they seem to (e.g. ``consecutiveErrors``).
+        warnings: what only the translation shows (each a ``Msg``): several VirtualServices for one service
+            (the first is used), a VirtualService host no Service has, two Services naming one pod's inbound
+            cluster. What the validator reports (deprecated fields, two DestinationRules for one host,
+            routes to undefined subsets, hosts no Service has) is not repeated here.
     """
 
     outbound_clusters: list[JSONDict] = field(default_factory=list)
@@ -125,8 +129,8 @@ def _host_matches(pattern: str, host: str) -> bool:
     return pattern == host
 
 
-def _tls_blocks(dr: Object) -> list[tuple[str, Any]]:
-    """Every ``tls`` block of a DR with its path: top level, port level, subsets and their port levels."""
+def _tls_modes(dr: Object) -> list[tuple[str, Any]]:
+    """Every ``tls.mode`` of a DR with its path: top level, port level, subsets and their port levels."""
     out: list[tuple[str, Any]] = []
     policies = [("spec.trafficPolicy", dr.spec.get("trafficPolicy"))] + [
         (f"spec.subsets[{i}].trafficPolicy", s.get("trafficPolicy"))
@@ -139,55 +143,42 @@ def _tls_blocks(dr: Object) -> list[tuple[str, Any]]:
         for j, entry in enumerate(policy.get("portLevelSettings") or ()):
             if isinstance(entry, Mapping):
                 out.append((f"{path}.portLevelSettings[{j}].tls", entry.get("tls")))
-    return [(path, tls) for path, tls in out if tls is not None]
+    # An absent mode is the enum's zero value, DISABLE.
+    return [(f"{path}.mode", (tls or {}).get("mode", "DISABLE")) for path, tls in out if tls is not None]
 
 
-def _check_tls(dr: Object) -> None:
-    # Only in-mesh modes are translated; SIMPLE/MUTUAL need the student's own certificates and a server
-    # outside the mesh, which the lab does not have.
-    for path, tls in _tls_blocks(dr):
-        # An absent mode is the enum's zero value, DISABLE.
-        mode = tls.get("mode", "DISABLE") if isinstance(tls, Mapping) else None
-        if mode in ("SIMPLE", "MUTUAL"):
-            raise dr.error(
-                f"{path}.mode",
-                f"tls.mode {mode} (TLS to a server outside the mesh) is not supported by the lab",
-                "use ISTIO_MUTUAL, DISABLE, or leave tls out for Istio's auto mTLS",
-            )
-        if mode not in ("ISTIO_MUTUAL", "DISABLE"):
-            message = f"tls.mode must be ISTIO_MUTUAL or DISABLE, got {mode!r}"
-            raise dr.error(f"{path}.mode", message, "write 'mode: DISABLE'")
+def _port_level_hash(destination: Mapping[str, Any], policy: Mapping[str, Any] | None) -> Any:
+    # portLevelSettingsConsistentHash: only a destination that names its port picks a port-level entry
+    number = (destination.get("port") or {}).get("number")
+    if number is None:
+        return None
+    for entry in (policy or {}).get("portLevelSettings") or ():
+        if int((entry.get("port") or {}).get("number", -1)) == int(number):
+            return (entry.get("loadBalancer") or {}).get("consistentHash")
+    return None
 
 
-def _check_destination_rule(dr: Object, warnings: list[str]) -> None:
-    problems = check_traffic_policy(dr.spec.get("trafficPolicy"), "spec.trafficPolicy")
-    seen: set[str] = set()
-    for i, subset in enumerate(dr.spec.get("subsets") or ()):
-        name = subset.get("name") if isinstance(subset, Mapping) else None
-        if not name:
-            raise dr.error(f"spec.subsets[{i}].name", "a subset needs a name", "add 'name: v1'")
-        if name in seen:
-            raise dr.error(
-                f"spec.subsets[{i}].name", f"subset {name!r} is defined twice", "rename one of them"
-            )
-        seen.add(str(name))
-        problems += check_traffic_policy(subset.get("trafficPolicy"), f"spec.subsets[{i}].trafficPolicy")
-    if problems:
-        path, message = problems[0]
-        raise dr.error(path, message)
-    blocks = [("spec.trafficPolicy", dr.spec.get("trafficPolicy"))] + [
-        (f"spec.subsets[{i}].trafficPolicy", s.get("trafficPolicy"))
-        for i, s in enumerate(dr.spec.get("subsets") or ())
-    ]
-    for path, policy in blocks:
-        outlier = (policy or {}).get("outlierDetection") or {}
-        if "consecutiveErrors" in outlier:
-            warnings.append(
-                f"DestinationRule/{dr.name}: {path}.outlierDetection.consecutiveErrors is ignored by "
-                f"Istio 1.7 and later: Envoy ejects after {defaults.ENVOY_DEFAULT_CONSECUTIVE_5XX} "
-                "consecutive 5xx instead; "
-                "use consecutive5xxErrors (or consecutiveGatewayErrors)"
-            )
+def consistent_hash_for(destination: Mapping[str, Any], rule: Mapping[str, Any] | None
+                        ) -> Mapping[str, Any] | None:
+    """``hashForHTTPDestination``: the ``consistentHash`` a route destination is load balanced by, from its
+    host's DestinationRule ``rule`` (its spec): the subset's port-level entry, else the subset's, else the
+    rule's port-level entry, else the rule's; None when there is none."""
+    if rule is None:
+        return None
+    policy = rule.get("trafficPolicy") or {}
+    found = (policy.get("loadBalancer") or {}).get("consistentHash")
+    port_level = _port_level_hash(destination, policy)
+    subset_hash = subset_port_level = None
+    for subset in rule.get("subsets") or ():
+        if subset.get("name") == destination.get("subset"):
+            subset_policy = subset.get("trafficPolicy") or {}
+            subset_hash = (subset_policy.get("loadBalancer") or {}).get("consistentHash")
+            subset_port_level = _port_level_hash(destination, subset_policy)
+            break
+    for candidate in (subset_port_level, subset_hash, port_level):
+        if candidate is not None:
+            return candidate
+    return found
 
 
 def translate(
@@ -214,14 +205,16 @@ def translate(
             client sidecar's certificate source; ``None`` (the default, until the mesh backend serves TLS on
             its inbound listeners) gives plaintext clusters and ignores DR ``tls`` blocks.
 
-    Raises:
-        ManifestError: an object Istio would reject or Envoy could not use, with file/line when known.
+    Objects must be validated (``lablib.manifests.load_file(s)``): the validator refuses, at FILE:LINE and
+    in the student's language, everything the lab cannot translate (``tls.mode: SIMPLE``, ``PASSTHROUGH``,
+    ``redirect``, ...). Input it would refuse raises ``UnvalidatedInput`` (an ``AssertionError``: a bug).
     """
     endpoints = list(endpoints)
     out = MeshConfig()
     services: dict[str, Service] = {}
     rules: list[tuple[str, Object]] = []
     virtual_services: list[tuple[str, Object]] = []
+    sidecars: list[Object] = []  # in the order applied: the first one wins a tie, as the lab documents
     latest: dict[tuple[str, str, str], Object] = {}
     for origin in objects:
         obj = Object(origin, namespace)
@@ -234,41 +227,35 @@ def translate(
             services[service.fqdn] = service
         elif obj.kind == "DestinationRule":
             host = obj.spec.get("host")
-            if not host:
-                raise obj.error("spec.host", "a DestinationRule needs a host", "add 'host: service-go'")
-            _check_destination_rule(obj, out.warnings)
-            if mtls is not None:
-                _check_tls(obj)
+            obj.require(host, "spec.host", "a DestinationRule has a host")
+            for i, subset in enumerate(obj.spec.get("subsets") or ()):  # unique names: the validator's job
+                obj.require(isinstance(subset, Mapping) and subset.get("name"), f"spec.subsets[{i}].name",
+                            "a subset has a name")
+            if mtls is not None:  # SIMPLE and MUTUAL need certificates of the student's own: not in the lab
+                for path, mode in _tls_modes(obj):
+                    obj.require(mode in ("ISTIO_MUTUAL", "DISABLE"), path, f"mode {mode!r} is not translated")
             rules.append((resolve_fqdn(str(host), obj.namespace, domain), obj))
+        elif obj.kind == "Sidecar":
+            sidecars.append(obj)
         elif obj.kind == "VirtualService":
             gateways = obj.spec.get("gateways")
             if gateways and "mesh" not in gateways:
                 continue  # bound to gateways only: not applied to sidecars
             for i, host in enumerate(obj.spec.get("hosts") or ()):
-                if not host:
-                    raise obj.error(f"spec.hosts[{i}]", "empty host")
+                obj.require(host, f"spec.hosts[{i}]", "a host is not empty")
                 virtual_services.append((resolve_fqdn(str(host), obj.namespace, domain), obj))
 
-    def rule_for(service: Service) -> Object | None:
-        exact = [dr for host, dr in rules if host == service.fqdn]
+    def rule_for_host(host_fqdn: str) -> Object | None:
+        exact = [dr for host, dr in rules if host == host_fqdn]
         wild = sorted(
-            (dr for host, dr in rules if host.startswith("*") and _host_matches(host, service.fqdn)),
+            (dr for host, dr in rules if host.startswith("*") and _host_matches(host, host_fqdn)),
             key=lambda dr: -len(str(dr.spec.get("host"))),
         )
-        picked = exact + wild
-        if len(exact) > 1:
-            out.warnings.append(
-                f"{len(exact)} DestinationRules for {service.fqdn}: only "
-                f"DestinationRule/{picked[0].name} is used"
-            )
+        picked = exact + wild  # several for one host: the validator warns; the first is used, as in Istio
         return picked[0] if picked else None
 
-    for host, dr in rules:
-        if not any(_host_matches(host, fq) for fq in services):
-            out.warnings.append(
-                f"DestinationRule/{dr.name}: host {dr.spec.get('host')!r} ({host}) matches no "
-                "Service, so it has no effect"
-            )
+    def rule_for(service: Service) -> Object | None:
+        return rule_for_host(service.fqdn)
 
     routes_by_port: dict[int, list[JSONDict]] = {}
     for service in sorted(services.values(), key=lambda s: (s.namespace, s.name)):
@@ -277,8 +264,8 @@ def translate(
         vs = matching[0] if matching else None
         if len({id(v) for v in matching}) > 1:
             out.warnings.append(
-                f"{len(matching)} VirtualServices for {service.fqdn}: only VirtualService/{matching[0].name} "
-                "is used"
+                Msg("translate.mesh.virtual_services", n=len(matching), host=service.fqdn,
+                    name=matching[0].name)
             )
         for port in service.ports:
             out.outbound_clusters += build_outbound_clusters(
@@ -291,9 +278,14 @@ def translate(
                 def cluster_for(dest: Mapping[str, Any], _vs: Object = vs, _port: int = port.port) -> str:
                     return destination_cluster(dest, _vs.namespace, services, _port, domain)
 
+                def hash_for(dest: Mapping[str, Any], _vs: Object = vs) -> Mapping[str, Any] | None:
+                    rule = rule_for_host(resolve_fqdn(str(dest.get("host", "")), _vs.namespace, domain))
+                    return consistent_hash_for(dest, rule.spec if rule is not None else None)
+
                 routes = []
                 for i, http in enumerate(vs.spec["http"]):
-                    routes += translate_route(http, vs=vs, index=i, port=port.port, cluster_for=cluster_for)
+                    routes += translate_route(http, vs=vs, index=i, port=port.port, cluster_for=cluster_for,
+                                              hash_for=hash_for)
             else:
                 routes = [build_default_route(build_subset_key(OUTBOUND, port.port, "", service.fqdn))]
             routes_by_port.setdefault(port.port, []).append(
@@ -305,10 +297,11 @@ def translate(
                 continue
             mine = out.inbound_clusters.setdefault(endpoint.pod, [])
             for port in service.ports:
-                cluster = build_inbound_cluster(service, port, endpoint, dr, track_remaining=track_remaining)
+                cluster = build_inbound_cluster(service, port, endpoint, dr, track_remaining=track_remaining,
+                                                sidecar=sidecar_for(endpoint, sidecars))
                 if any(c["name"] == cluster["name"] for c in mine):
                     out.warnings.append(
-                        f"pod {endpoint.pod}: two services use {cluster['name']}; the first wins"
+                        Msg("translate.mesh.inbound_taken", pod=endpoint.pod, cluster=cluster["name"])
                     )
                     continue
                 mine.append(cluster)
@@ -316,33 +309,6 @@ def translate(
     out.outbound_routes = [build_route_configuration(p, routes_by_port[p]) for p in sorted(routes_by_port)]
     for host, vs in virtual_services:
         if not any(_host_matches(host, fq) for fq in services):
-            out.warnings.append(
-                f"VirtualService/{vs.name}: host {host} matches no Service, so it has no effect"
-            )
-    _warn_missing_clusters(out)
+            out.warnings.append(Msg("translate.mesh.host_without_service", name=vs.name, host=host))
     return out
 
-
-def _warn_missing_clusters(out: MeshConfig) -> None:
-    known = {c["name"] for c in out.outbound_clusters}
-    for config in out.outbound_routes:
-        for vhost in config["virtual_hosts"]:
-            for route in vhost["routes"]:
-                action = route["route"]
-                names = (
-                    [action["cluster"]]
-                    if "cluster" in action
-                    else [c["name"] for c in action["weighted_clusters"]["clusters"]]
-                )
-                for name in names:
-                    if name not in known:
-                        key = parse_subset_key(name)
-                        why = (
-                            f"no DestinationRule defines subset {key.subset!r}"
-                            if key.subset
-                            else "no such Service"
-                        )
-                        out.warnings.append(
-                            f"route {vhost['name']} sends traffic to {name}, but {why}: "
-                            "Envoy answers those requests with 503 (NC, no cluster)"
-                        )

@@ -1,20 +1,36 @@
 """The translator's inputs: endpoints, and the Service / VirtualService / DestinationRule objects it reads.
 
 Objects arrive as plain dicts (apiVersion/kind/metadata/spec) or as ``lablib.manifests.Manifest`` (anything
-with a ``.body`` dict); :class:`Object` wraps both and turns a problem into a positioned ``ManifestError``.
+with a ``.body`` dict); :class:`Object` wraps both. They come validated: ``lablib.manifests`` is the one gate
+that refuses, at FILE:LINE and in the student's language, everything the translator cannot translate. What
+the translator still checks is an internal assertion (:class:`UnvalidatedInput`), a bug of the caller.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lablib._exceptions import ManifestError
 from lablib.translate.names import fqdn as resolve_fqdn
 
-__all__ = ["Endpoint", "Object", "Service", "ServicePort", "labels_match", "port_protocol"]
+__all__ = [
+    "Endpoint",
+    "Object",
+    "Service",
+    "ServicePort",
+    "UnvalidatedInput",
+    "labels_match",
+    "port_protocol",
+]
+
+
+class UnvalidatedInput(AssertionError):
+    """An object ``lablib.manifests`` refuses reached the translator: the caller skipped validation.
+
+    A bug, not a student's mistake (so not a ``LabError`` and not translated): every path from a manifest to
+    ``translate()`` goes through ``lablib.manifests.load_file(s)``, which refuses this input at FILE:LINE.
+    """
 
 
 @dataclass(frozen=True)
@@ -49,26 +65,38 @@ def labels_match(selector: Mapping[str, str] | None, labels: Mapping[str, str]) 
     return all(labels.get(k) == str(v) for k, v in selector.items())
 
 
-def port_protocol(name: str | None, app_protocol: str | None = None) -> str:
-    """Istio's protocol for a Service port (``protocol.Parse`` on ``appProtocol`` or the name prefix).
+#: Ports Istio takes as TCP when their protocol cannot be told (``wellKnownPorts``: SMTP, DNS, MySQL,
+#: MongoDB).
+_WELL_KNOWN_PORTS = frozenset({25, 53, 3306, 27017})
+#: ``protocol.Parse``: a lower-cased name (or name prefix) -> Istio's protocol.
+_PARSE = {"tcp": "TCP", "udp": "UDP", "grpc": "GRPC", "http": "HTTP", "http2": "HTTP2", "https": "HTTPS",
+          "tls": "TLS", "mongo": "TCP", "redis": "TCP", "mysql": "TCP"}
+#: Kubernetes' standard appProtocol names, read only from ``appProtocol`` (a port name cannot hold them).
+_K8S_APP_PROTOCOLS = {"kubernetes.io/h2c": "HTTP2", "kubernetes.io/ws": "HTTP", "kubernetes.io/wss": "HTTPS"}
 
-    ``http``/``http-*`` -> ``HTTP``; ``http2``/``grpc`` -> ``HTTP2``/``GRPC``; ``tcp`` -> ``TCP``; anything
-    else (unnamed ports included) -> ``UNSUPPORTED``, which Istio handles by protocol sniffing.
+
+def port_protocol(name: str | None, app_protocol: str | None = None, *, number: int | None = None,
+                  l4: str | None = None) -> str:
+    """Istio's protocol for a Service port (``kube.ConvertProtocol``, ``pkg/config/kube/conversion.go``).
+
+    ``appProtocol`` when set, else the port name; a ``grpc-web`` prefix is gRPC-Web (HTTP/2 like gRPC: here
+    ``GRPC``), else the part before the first ``-`` is parsed: ``http``/``http-*`` -> ``HTTP``,
+    ``http2``/``grpc`` -> ``HTTP2``/``GRPC`` (the upstream speaks HTTP/2), ``tcp`` -> ``TCP``…; anything
+    else (unnamed ports included) -> ``UNSUPPORTED``, which Istio handles by protocol sniffing (the upstream
+    then uses the client's protocol), except on a well-known port (``number``), which is TCP. ``l4`` is the
+    port's Kubernetes ``protocol``: UDP is UDP whatever the name says.
     """
-    raw = (app_protocol or (name or "").split("-", 1)[0]).lower()
-    return {
-        "http": "HTTP",
-        "http2": "HTTP2",
-        "grpc": "GRPC",
-        "grpc-web": "GRPC",
-        "h2c": "HTTP2",
-        "tcp": "TCP",
-        "tls": "TLS",
-        "https": "HTTPS",
-        "mongo": "TCP",
-        "redis": "TCP",
-        "mysql": "TCP",
-    }.get(raw, "UNSUPPORTED")
+    if str(l4 or "").upper() == "UDP":
+        return "UDP"
+    raw = str(app_protocol) if app_protocol is not None else str(name or "")
+    if app_protocol is not None and raw in _K8S_APP_PROTOCOLS:
+        return _K8S_APP_PROTOCOLS[raw]
+    if raw[:8].lower() == "grpc-web":
+        return "GRPC"
+    found = _PARSE.get(raw.split("-", 1)[0].lower(), "UNSUPPORTED")
+    if found == "UNSUPPORTED" and number in _WELL_KNOWN_PORTS:
+        return "TCP"
+    return found
 
 
 class Object:
@@ -87,25 +115,12 @@ class Object:
         self.namespace: str = str(meta.get("namespace") or default_namespace)
         self.spec: Mapping[str, Any] = body.get("spec") or {}
 
-    def error(self, path: str, message: str, fix: str | None = None) -> ManifestError:
-        """A ``ManifestError`` at dotted ``path`` (``spec.http[0].route``), with file and line if known."""
-        source = getattr(self.origin, "source", None)
-        file = getattr(source, "file", None)
-        line = getattr(source, "line", None)
-        line_of = getattr(self.origin, "line_of", None)
-        if callable(line_of):
-            # A path the manifest cannot place keeps the object's own line.
-            with contextlib.suppress(Exception):
-                line = line_of(path) or line
-        return ManifestError(
-            message,
-            file=str(file) if file else None,
-            line=line,
-            kind=self.kind,
-            name=self.name,
-            path=path,
-            fix=fix,
-        )
+    def require(self, condition: object, path: str, what: str) -> None:
+        """Assert a fact the validator guarantees; :class:`UnvalidatedInput` naming the object if it fails."""
+        if not condition:
+            raise UnvalidatedInput(
+                f"{self.kind}/{self.name}: {path}: {what} (validate it first: lablib.manifests.load_files)"
+            )
 
     @property
     def ref(self) -> str:
@@ -148,17 +163,19 @@ class Service:
         ports = []
         for i, raw in enumerate(obj.spec.get("ports") or ()):
             number = raw.get("port") if isinstance(raw, Mapping) else None
-            if not isinstance(number, int) or isinstance(number, bool) or not 0 < number < 65536:
-                raise obj.error(
-                    f"spec.ports[{i}].port", f"must be a port number, got {number!r}", "write e.g. 'port: 80'"
-                )
+            obj.require(
+                isinstance(number, int) and not isinstance(number, bool) and 0 < number < 65536,
+                f"spec.ports[{i}].port",
+                f"a port number, not {number!r}",
+            )
             target = raw.get("targetPort")
             ports.append(
                 ServicePort(
                     port=number,
                     name=str(raw.get("name") or ""),
                     target_port=target if isinstance(target, int) and not isinstance(target, bool) else None,
-                    protocol=port_protocol(raw.get("name"), raw.get("appProtocol")),
+                    protocol=port_protocol(raw.get("name"), raw.get("appProtocol"), number=number,
+                                           l4=raw.get("protocol")),
                 )
             )
         selector = {str(k): str(v) for k, v in (obj.spec.get("selector") or {}).items()}

@@ -3,7 +3,10 @@
 Only ``concurrency`` matters to the lab: Envoy's ``--concurrency`` (worker threads). Istio's ProxyConfig
 (istio/api ``mesh/v1alpha1/proxy.proto``, field 16): "The number of worker threads to run. If unset, this will
 be automatically determined based on CPU requests/limits. If set to 0, all cores on the machine will be used.
-Default is 2 worker threads." The lab's sidecars have no CPU limit, so unset is the lab's ``workers`` default.
+Default is 2 worker threads." Istio 1.30's pilot-agent derives an unset value from the sidecar's CPU limit
+(rounded up: 2 under Istio's default ``limits.cpu: 2000m``; docs/claims.yaml,
+``istio.proxy.concurrency-from-cpu-limit``).
+The lab's sidecars have no CPU limit, so unset is the lab's ``workers`` default.
 """
 
 from __future__ import annotations

@@ -6,17 +6,19 @@ Each ``apply_*`` changes the cluster passed in from one policy block and returns
 (docs/reference/istio-to-envoy.md, "ref §N"). Policies are the DR's own camelCase dicts; clusters are
 Envoy v3 proto3-JSON dicts with snake_case names.
 
-:func:`check_traffic_policy` validates a block once, up front, so the ``apply_*`` functions may trust types.
+Policies come validated (``lablib.manifests``: types, ranges, durations, enums the lab supports), so the
+``apply_*`` functions trust them; the validator is the one gate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from lablib._duration import NANOS_PER_SECOND, parse_nanos, to_proto_json
 from lablib._types import JSONDict
 from lablib.translate import defaults
-from lablib.translate._duration import to_duration
+from lablib.translate.model import UnvalidatedInput
 from lablib.translate.names import INBOUND
 
 __all__ = [
@@ -25,7 +27,6 @@ __all__ = [
     "apply_load_balancer",
     "apply_outlier_detection",
     "apply_traffic_policy",
-    "check_traffic_policy",
     "get_port_level_traffic_policy",
     "http_protocol_options",
     "istio_uint_is_set",
@@ -210,7 +211,7 @@ def apply_connection_pool(
     if tcp is not None:
         if tcp.get("connectTimeout") is not None:
             # connectionPool.tcp.connectTimeout -> cluster.connect_timeout
-            cluster["connect_timeout"] = to_duration(tcp["connectTimeout"])
+            cluster["connect_timeout"] = to_proto_json(tcp["connectTimeout"])
         if istio_uint_is_set(tcp.get("maxConnections")):
             # connectionPool.tcp.maxConnections -> circuit_breakers.thresholds[0].max_connections
             threshold["max_connections"] = int(tcp["maxConnections"])
@@ -232,11 +233,11 @@ def apply_connection_pool(
         options = http_protocol_options(cluster)
         common = options.setdefault("common_http_protocol_options", {})
         if idle_timeout is not None:
-            common["idle_timeout"] = to_duration(idle_timeout)
+            common["idle_timeout"] = to_proto_json(idle_timeout)
         if istio_uint_is_set(max_requests_per_connection):
             common["max_requests_per_connection"] = int(max_requests_per_connection)  # type: ignore[arg-type]
         if max_connection_duration is not None:
-            common["max_connection_duration"] = to_duration(max_connection_duration)
+            common["max_connection_duration"] = to_proto_json(max_connection_duration)
         # Only an explicitly HTTP/2 cluster (an http2/grpc port, or upgraded by h2UpgradePolicy: the upgrade
         # runs first since Istio 1.28) gets max_concurrent_streams; HTTP/1.1 clusters ignore it.
         h2 = (options.get("explicit_http_config") or {}).get("http2_protocol_options")
@@ -281,9 +282,9 @@ def _apply_tcp_keepalive(cluster: JSONDict, keepalive: Policy | None) -> None:
     if keepalive.get("probes") is not None:
         out["keepalive_probes"] = int(keepalive["probes"])  # tcpKeepalive.probes -> keepalive_probes
     if keepalive.get("time") is not None:
-        out["keepalive_time"] = int(float(to_duration(keepalive["time"])[:-1]))  # whole seconds
+        out["keepalive_time"] = parse_nanos(keepalive["time"]) // NANOS_PER_SECOND  # whole seconds
     if keepalive.get("interval") is not None:
-        out["keepalive_interval"] = int(float(to_duration(keepalive["interval"])[:-1]))  # whole seconds
+        out["keepalive_interval"] = parse_nanos(keepalive["interval"]) // NANOS_PER_SECOND  # whole seconds
     cluster["upstream_connection_options"] = {"tcp_keepalive": out}
 
 
@@ -331,9 +332,9 @@ def apply_outlier_detection(cluster: JSONDict, outlier: Policy | None) -> None:
         out["consecutive_gateway_failure"] = n
         out["enforcing_consecutive_gateway_failure"] = 100 if n > 0 else 0
     if outlier.get("interval") is not None:
-        out["interval"] = to_duration(outlier["interval"])  # outlierDetection.interval -> interval
+        out["interval"] = to_proto_json(outlier["interval"])  # outlierDetection.interval -> interval
     if outlier.get("baseEjectionTime") is not None:
-        out["base_ejection_time"] = to_duration(outlier["baseEjectionTime"])  # -> base_ejection_time
+        out["base_ejection_time"] = to_proto_json(outlier["baseEjectionTime"])  # -> base_ejection_time
     if istio_uint_is_set(outlier.get("maxEjectionPercent")):
         out["max_ejection_percent"] = int(outlier["maxEjectionPercent"])  # -> max_ejection_percent (if > 0)
     if outlier.get("splitExternalLocalOriginErrors"):
@@ -366,6 +367,8 @@ def apply_load_balancer(cluster: JSONDict, lb: Policy | None) -> None:
     ``warmupDurationSecs`` -> slow start, ``consistentHash`` -> RING_HASH / MAGLEV (cluster side only)."""
     if lb is None:
         return
+    if lb.get("simple") == "PASSTHROUGH":  # ORIGINAL_DST: the validator refuses it (not in the lab)
+        raise UnvalidatedInput("loadBalancer.simple: PASSTHROUGH is not translated")
     policy = _SIMPLE_LB.get(lb.get("simple", ""), defaults.ISTIO_DEFAULT_LB_POLICY)
     cluster["lb_policy"] = policy  # loadBalancer.simple -> lb_policy
     cluster.pop("least_request_lb_config", None)
@@ -375,7 +378,7 @@ def apply_load_balancer(cluster: JSONDict, lb: Policy | None) -> None:
         # loadBalancer.warmupDurationSecs ->
         # {least_request,round_robin}_lb_config.slow_start_config.slow_start_window
         key = "least_request_lb_config" if policy == "LEAST_REQUEST" else "round_robin_lb_config"
-        cluster[key] = {"slow_start_config": {"slow_start_window": to_duration(warmup)}}
+        cluster[key] = {"slow_start_config": {"slow_start_window": to_proto_json(warmup)}}
     consistent = lb.get("consistentHash")
     if consistent is None:
         return
@@ -396,90 +399,6 @@ def apply_load_balancer(cluster: JSONDict, lb: Policy | None) -> None:
         if ring_hash.get("minimumRingSize"):
             cluster["ring_hash_lb_config"] = {"minimum_ring_size": str(int(ring_hash["minimumRingSize"]))}
         return
-    # The deprecated consistentHash.minimumRingSize; Istio writes 1024 (Envoy's default) when it is 0.
-    ring = consistent.get("minimumRingSize") or 1024
+    # The deprecated consistentHash.minimumRingSize; Istio writes Envoy's default (1024) when it is 0.
+    ring = consistent.get("minimumRingSize") or defaults.ENVOY_DEFAULT_MINIMUM_RING_SIZE
     cluster["ring_hash_lb_config"] = {"minimum_ring_size": str(int(ring))}
-
-
-# --- validation ---------------------------------------------------------------------------------------------
-
-_UINT_FIELDS = {
-    "connectionPool.tcp.maxConnections",
-    "connectionPool.tcp.tcpKeepalive.probes",
-    "connectionPool.http.http1MaxPendingRequests",
-    "connectionPool.http.http2MaxRequests",
-    "connectionPool.http.maxRequestsPerConnection",
-    "connectionPool.http.maxRetries",
-    "connectionPool.http.maxConcurrentStreams",
-    "outlierDetection.consecutiveErrors",
-    "outlierDetection.consecutive5xxErrors",
-    "outlierDetection.consecutiveGatewayErrors",
-    "outlierDetection.consecutiveLocalOriginFailures",
-    "outlierDetection.maxEjectionPercent",
-    "outlierDetection.minHealthPercent",
-    "retryBudget.minRetryConcurrency",
-}
-_DURATION_FIELDS = {
-    "connectionPool.tcp.connectTimeout",
-    "connectionPool.tcp.maxConnectionDuration",
-    "connectionPool.tcp.idleTimeout",
-    "connectionPool.tcp.tcpKeepalive.time",
-    "connectionPool.tcp.tcpKeepalive.interval",
-    "connectionPool.http.idleTimeout",
-    "outlierDetection.interval",
-    "outlierDetection.baseEjectionTime",
-    "loadBalancer.warmupDurationSecs",
-}
-_ENUMS = {
-    "connectionPool.http.h2UpgradePolicy": ("DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"),
-    "loadBalancer.simple": ("UNSPECIFIED", "LEAST_CONN", "LEAST_REQUEST", "RANDOM", "ROUND_ROBIN"),
-}
-
-
-def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, Mapping):
-        for key, sub in value.items():
-            yield from _leaves(sub, f"{path}.{key}" if path else str(key))
-    else:
-        yield path, value
-
-
-def check_traffic_policy(policy: Policy | None, path: str = "spec.trafficPolicy") -> list[tuple[str, str]]:
-    """Problems in one ``trafficPolicy`` (and its ``portLevelSettings``) as ``(field path, message)`` pairs.
-
-    Only what the translation relies on is checked (numbers are numbers, durations parse, enums are known);
-    the schema belongs to ``lablib.manifests``.
-    """
-    problems: list[tuple[str, str]] = []
-    if policy is None:
-        return problems
-    if not isinstance(policy, Mapping):
-        return [(path, "must be a mapping")]
-    blocks = {k: v for k, v in policy.items() if k != "portLevelSettings"}
-    for field, value in _leaves(blocks, ""):
-        full = f"{path}.{field}"
-        if field in _UINT_FIELDS and value is not None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                problems.append((full, f"must be a whole number >= 0, got {value!r}"))
-            elif field.endswith("Percent") and value > 100:
-                problems.append((full, f"is a percentage, got {value!r}"))
-        elif field == "retryBudget.percent" and value is not None:
-            # A google.protobuf.DoubleValue with kubebuilder Minimum=0, Maximum=100 (istio/api#3512).
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-                problems.append((full, f"is a percentage from 0 to 100, got {value!r}"))
-        elif field in _DURATION_FIELDS and value is not None:
-            try:
-                to_duration(value)
-            except ValueError as exc:
-                problems.append((full, str(exc)))
-        elif field == "loadBalancer.simple" and value == "PASSTHROUGH":
-            problems.append((full, "PASSTHROUGH (original destination) is not supported by the lab"))
-        elif field in _ENUMS and value is not None and value not in _ENUMS[field]:
-            problems.append((full, f"must be one of {', '.join(_ENUMS[field])}, got {value!r}"))
-    for i, entry in enumerate(policy.get("portLevelSettings") or ()):
-        number = (entry.get("port") or {}).get("number") if isinstance(entry, Mapping) else None
-        if not isinstance(number, int) or isinstance(number, bool):
-            problems.append((f"{path}.portLevelSettings[{i}].port.number", "must be a port number"))
-        sub = {k: v for k, v in entry.items() if k != "port"} if isinstance(entry, Mapping) else None
-        problems += check_traffic_policy(sub, f"{path}.portLevelSettings[{i}]")
-    return problems

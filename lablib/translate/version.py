@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from lablib.i18n import Msg
+from lablib.translate import defaults
 from lablib.translate.defaults import ISTIO_VERSION
 
 __all__ = ["CHANGES", "ISTIO_VERSION", "VersionChange", "istiod_version_warning", "parse_minor"]
@@ -44,13 +45,20 @@ CHANGES: Final[tuple[VersionChange, ...]] = (
         "1.1",
         Msg("translate.version.v1_1.field"),
         Msg("translate.version.v1_1.before"),
-        Msg("translate.version.v1_1.now"),
+        Msg(
+            "translate.version.v1_1.now",
+            n=defaults.ISTIO_DEFAULT_NUM_RETRIES,
+            on=defaults.ISTIO_DEFAULT_RETRY_ON,
+            attempts=defaults.ISTIO_DEFAULT_HOST_SELECTION_RETRY_MAX_ATTEMPTS,
+        ),
         "istio/istio#10566; route/retry/retry.go DefaultPolicy",
     ),
     VersionChange(
         "1.4",
         Msg("translate.version.v1_4.field"),
-        Msg("translate.version.v1_4.before"),
+        Msg("translate.version.v1_4.before", connections=defaults.ENVOY_DEFAULT_MAX_CONNECTIONS,
+            pending=defaults.ENVOY_DEFAULT_MAX_PENDING_REQUESTS, requests=defaults.ENVOY_DEFAULT_MAX_REQUESTS,
+            retries=defaults.ENVOY_DEFAULT_MAX_RETRIES),
         Msg("translate.version.v1_4.now"),
         "istio/istio#17346 (release-1.4); cluster_traffic_policy.go getDefaultCircuitBreakerThresholds",
     ),
@@ -58,7 +66,8 @@ CHANGES: Final[tuple[VersionChange, ...]] = (
         "1.7",
         "outlierDetection.consecutiveErrors",
         Msg("translate.version.v1_7.before"),
-        Msg("translate.version.v1_7.now"),
+        Msg("translate.version.v1_7.now", n=defaults.ENVOY_DEFAULT_CONSECUTIVE_5XX,
+            enforcing=defaults.ENVOY_DEFAULT_ENFORCING_CONSECUTIVE_5XX),
         "commit a291ab60276 'Stop using OutlierDetection.ConsecutiveErrors'; validation.go",
     ),
     VersionChange(
@@ -100,7 +109,7 @@ CHANGES: Final[tuple[VersionChange, ...]] = (
         "1.30",
         Msg("translate.version.v1_30.field"),
         Msg("translate.version.v1_30.before"),
-        Msg("translate.version.v1_30.now"),
+        Msg("translate.version.v1_30.now", percent=defaults.ISTIO_DEFAULT_RETRY_BUDGET_PERCENT),
         "istio/istio#59505 fixing #59504; cluster_traffic_policy.go applyRetryBudget",
     ),
 )

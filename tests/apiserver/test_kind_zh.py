@@ -91,13 +91,13 @@ def test_the_progress_of_an_apply_in_chinese(make_backend, control_plane: Contro
     by_key = {m.key: m for m in msgs}
     assert [str(by_key[k]) for k in ("kind.backend.connected", "kind.backend.creating_namespace",
                                      "kind.backend.ready", "kind.backend.applied")] == [
-        f"connected to {control_plane.context} ({kb._ctx.server})",
+        f"connected to {control_plane.context} ({kb._kube.ctx.server})",
         f"creating namespace {namespace} with istio-injection=enabled",
         f"ready: context {control_plane.context}, namespace {namespace}",
         "DestinationRule/service-go serverside-applied"]
     assert [render(by_key[k], "zh") for k in ("kind.backend.connected", "kind.backend.creating_namespace",
                                               "kind.backend.ready", "kind.backend.applied")] == [
-        f"已连接到 {control_plane.context}（{kb._ctx.server}）",
+        f"已连接到 {control_plane.context}（{kb._kube.ctx.server}）",
         f"正在创建命名空间 {namespace} 并加上 istio-injection=enabled",
         f"就绪：上下文 {control_plane.context}，命名空间 {namespace}",
         "DestinationRule/service-go 已通过服务端应用（serverside-applied）"]

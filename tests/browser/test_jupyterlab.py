@@ -1,11 +1,18 @@
 """The lab in a real browser: JupyterLab started with ``make lab`` (as the README says), driven by headless
 Debian chromium through Playwright.
 
-Each test opens a copy of lab 01 with a small parameter set (the committed notebook is never touched:
-JupyterLab autosaves outputs), runs every cell above the cleanup cell, moves the explorer's concurrency
-slider, presses Run, sees the plot gain a point, runs the cleanup cell, and checks that no Envoy or
-service-go process is left: once the English edition (``labs/01-circuit-breaking.ipynb``), once the Chinese
-one (``labs/zh/01-circuit-breaking.ipynb``, which must also draw its Chinese text as glyphs, not boxes).
+The test opens a copy of lab 01 with CI's small parameters (``LABS``; the committed notebook is never
+touched: JupyterLab autosaves outputs) but no prediction or exercise answer among them, as a student has it.
+It runs the cells up to the predictions, types one and locks it in (it freezes), runs on to the exercise,
+moves the explorer's concurrency slider, presses Run, sees the plot gain a point; then in the exercise's box
+it submits a typical wrong rule (the hint meant for it shows), a rule that is not YAML (the validator's
+FILE:LINE error shows, and the client Envoy, asked on its admin socket, still runs the wrong rule) and the
+reference rule (it passes); the summary shows the prediction and the passed exercise; the cleanup cell
+leaves no Envoy or service-go process.
+Each lab runs in the browser once, in one edition, alternating across labs (``in_browser``: odd-numbered
+labs Chinese, even English): the editions' code cells are identical but for ``lang``
+(``tests/notebooks/test_editions.py``) and each edition of each lab runs headless once (``lab_run``).
+Lab 01's Chinese run is also the CJK-rendering check: its Chinese text must be drawn as glyphs, not boxes.
 Screenshots go to ``test-artifacts/browser/`` (the Chinese run's names start with ``zh-``).
 
 chromium and a CJK font are required: CI installs them (``tools/system-deps.sh``: chromium,
@@ -21,6 +28,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -31,7 +39,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lablib.viz.checks import lab_processes
+from lablib.i18n import t
+from lablib.labs import lab_info
+from lablib.labs.circuit_breaking import exercise as ex
+from lablib.notebook.checks import lab_processes
+from lablib.notebook.theory_view import limits_for_files
 from tests.support import CJK, free_port, lab_error_names
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,9 +62,25 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-#: CI's values for the notebook's parameters; the notebook's other parameters keep their defaults.
-SMALL = {"backend": '"embedded"', "concurrency": "[10, 40]", "calls_per_thread": "10", "repeats": "1",
-         "workers": "2"}
+
+
+def small(lab: str) -> dict[str, str]:
+    """CI's values for ``lab``'s parameters (``LABS``), as Python source lines take them; the notebook's
+    other parameters keep their defaults."""
+    return {name: repr(value) for name, value in lab_info(lab).ci_parameters.items()}
+
+
+def in_browser(lab: str, **overrides: object) -> object:
+    """The one edition of ``lab`` the browser runs, alternating across labs (odd numbers Chinese, even
+    English), as the ``jupyterlab`` fixture's parameter: ``(lang, notebook, small parameters)``;
+    ``overrides`` replace some of CI's values (None: what the student leaves to the widgets)."""
+    info = lab_info(lab)
+    lang = "zh" if int(info.number) % 2 else "en"
+    notebook = LABS / info.notebook if lang == "en" else LABS / "zh" / info.notebook
+    parameters = {**small(lab), **{name: repr(value) for name, value in overrides.items()}}
+    return pytest.param((lang, notebook, parameters), id=lang)
+
+
 MARKER_VAR = "LABLIB_BROWSER_RUN"
 
 pytestmark = [pytest.mark.browser, pytest.mark.envoy]
@@ -66,7 +94,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _small_copy(notebook: Path, small: dict[str, str] = SMALL) -> Path:
+def _small_copy(notebook: Path, small: dict[str, str]) -> Path:
     """``notebook`` with a small ``parameters`` cell, next to it (same paths, same kernel cwd)."""
     nb = nbformat.read(notebook, as_version=4)
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -93,10 +121,11 @@ def _settings_dir(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(params=sorted(EDITIONS))
+@pytest.fixture
 def jupyterlab(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
-    """``make lab`` on a free port with a token, and a small copy of lab 01 in the edition ``request.param``;
-    yields url parts; stops the server's whole process group."""
+    """``make lab`` on a free port with a token, and a small copy of the notebook ``request.param`` names
+    (``(lang, notebook, small parameters)``, by indirect parametrization); yields url parts; stops the
+    server's whole process group."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"chromium not found at {CHROMIUM}: install it (apt-get install -y chromium); "
@@ -105,9 +134,7 @@ def jupyterlab(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
         )
     fc_list = shutil.which("fc-list")
     fonts = subprocess.run([fc_list, ":lang=zh"], capture_output=True, text=True).stdout if fc_list else ""
-    # another lab's test passes (lang, notebook, its small parameters) through indirect parametrization
-    lang, source, small = request.param if isinstance(request.param, tuple) else (
-        request.param, EDITIONS[request.param], SMALL)
+    lang, source, parameters = request.param
     if lang == "zh" and not fonts.strip():
         pytest.fail("no CJK font (fc-list :lang=zh is empty): install fonts-noto-cjk (tools/system-deps.sh)",
                     pytrace=False)
@@ -123,7 +150,7 @@ def jupyterlab(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "jupyterlab-workspaces"),
     }
     env.pop("JUPYTER_TOKEN", None)
-    notebook = _small_copy(source, small)
+    notebook = _small_copy(source, parameters)
     lab_no = "" if source in EDITIONS.values() else f"lab{source.stem[:2]}-"  # lab 01: names as before
     log = ARTIFACTS / f"{lab_no}{'' if lang == 'en' else lang + '-'}jupyterlab.log"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -148,7 +175,7 @@ def jupyterlab(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
                 )
             time.sleep(0.3)
         yield {"base": base, "token": token, "notebook": notebook, "marker": f"{MARKER_VAR}={marker}",
-               "lang": lang}
+               "lang": lang, "home": home}
     finally:
         with contextlib.suppress(OSError):
             req = urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST")
@@ -177,8 +204,8 @@ def jupyterlab(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
 CELLS = ".jp-NotebookPanel .jp-Notebook .jp-Cell"
 IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
 # JupyterLab renders a cell's error (a traceback) with the stderr mime type, like plain stderr (fortio's
-# summary, which says "Error cases :"); a traceback or an "XxxError: " line tells them apart, and so does
-# the one line lablib.viz.set_language shows for a LabError ("ValidationFailed: …", "EnvoyError（错误）：…").
+# summary, which says "Error cases :"); a traceback or an "XxxError: " line tells them apart, and so does the
+# one line lablib.notebook.set_language shows for a LabError ("ValidationFailed: …", "EnvoyError（错误）：…").
 TRACEBACK = rf"Traceback|^\w*Error: |^(?:{'|'.join(sorted(lab_error_names()))})(?:: |（错误）：)"
 ERROR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 FAILED_CELL = (
@@ -304,16 +331,80 @@ def run_cleanup_cell(page, cell, marker: str, shot: str) -> None:
     assert left == {}, f"envoy/service-go still running after the cleanup cell: {left}"
 
 
+#: Lab 01 as a student opens it: no prediction, no exercise answer as parameters (the widgets take them).
+STUDENT = {name: None for name in lab_info("01").ci_parameters if name.startswith(("predict_", "exercise_"))}
+#: A typical wrong answer (``tests/exercises``): raise both limits to c, so 30 requests reach service-go.
+WRONG = (ex.START.replace("maxConnections: 10", "maxConnections: 30")
+         .replace("http2MaxRequests: 10", "http2MaxRequests: 30")
+         .replace("        http1MaxPendingRequests: 10\n", ""))
+#: Not YAML at line 6 (a mapping value where a scalar is).
+NOT_YAML = ex.SOLUTION.replace("  host: service-go", "  host: service-go: x")
+#: What no student-facing text of a widget may show: a traceback or an exception class name.
+NO_ERROR_NAMES = re.compile(r"Traceback|[A-Za-z]+Error\b|" + "|".join(sorted(lab_error_names())))
+EXERCISE = ".lablib-exercise"
+RESULT = f"{EXERCISE} .lablib-exercise-result"
 
-def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
+
+def _cell(notebook: Path, cell_id: str) -> int:
+    """The index of the notebook's cell with this id (the generator's ``id=`` in ``tools/notebooks``)."""
+    ids = [c.get("id") for c in nbformat.read(notebook, as_version=4).cells]
+    return ids.index(cell_id)
+
+
+def _run_cells(page, cells, first: int, last: int) -> None:
+    """Select cells ``first`` to ``last`` (a click, then Shift+click) and run them in place (Ctrl+Enter)."""
+    from playwright.sync_api import expect
+
+    cells.nth(first).locator(".jp-InputPrompt").click()
+    cells.nth(last).locator(".jp-InputPrompt").click(modifiers=["Shift"])
+    expect(page.locator(f"{CELLS}.jp-mod-selected")).to_have_count(last - first + 1)
+    page.keyboard.press("Control+Enter")
+
+
+def _breaker(home: Path) -> dict[str, int]:
+    """The thresholds the client sidecar's Envoy runs for service-go's cluster now: its admin ``/clusters``,
+    asked directly on the admin's Unix socket (``<LABLIB_HOME>/<lab>/logs/``), not through lablib."""
+    sockets = sorted(home.glob("*/logs/fortio-sidecar.admin.sock"))
+    assert len(sockets) == 1, sockets
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(str(sockets[0]))
+        s.sendall(b"GET /clusters HTTP/1.1\r\nHost: envoy\r\nConnection: close\r\n\r\n")
+        text = b"".join(iter(lambda: s.recv(65536), b"")).decode()
+    assert text.startswith("HTTP/1.1 200 "), text[:200]
+    head = f"{ex.CLUSTER}::default_priority::"
+    return {k: int(v) for line in text.splitlines() if line.startswith(head)
+            for k, v in [line.removeprefix(head).split("::")]}
+
+
+def _submit(page, text: str, state: str) -> str:
+    """Type ``text`` into the exercise's box, press Check, wait for the result in ``state``; its text (no
+    traceback, no exception class name in it)."""
+    widget = page.locator(EXERCISE)
+    widget.locator(".lablib-exercise-answer textarea").fill(text)
+    widget.locator("button.lablib-exercise-check").click()
+    wait_until_ready(page, f"document.querySelector(\"{RESULT}[data-state='{state}']\")"
+                     f" || document.querySelector('{EXERCISE} .lablib-error')", timeout=120_000)
+    shown = widget.inner_text()
+    assert page.locator(f"{RESULT}[data-state='{state}']").count() == 1, shown
+    assert not NO_ERROR_NAMES.search(shown), shown
+    return page.locator(RESULT).inner_text()
+
+
+@pytest.mark.parametrize("jupyterlab", [in_browser("01", **STUDENT)], indirect=True)
+def test_notebook_in_jupyterlab_prediction_slider_exercise_and_cleanup(jupyterlab, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     lab = jupyterlab
-    zh = lab["lang"] == "zh"
+    lang = str(lab["lang"])
+    zh = lang == "zh"
     prefix = "zh-" if zh else ""
+    workers = int(lab_info("01").ci_parameters["workers"])
     # make lab serves labs/: the Chinese edition is the folder zh/ there, with the same file names
     assert _listing(lab, "").get("zh") == "directory"
     assert {p.name for p in EDITIONS.values()} <= set(_listing(lab, "zh"))
+    predict, exercise = _cell(lab["notebook"], "predict"), _cell(lab["notebook"], "exercise")
+    summary = _cell(lab["notebook"], "summary-table")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = None
@@ -324,12 +415,29 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
                 assert page.evaluate(CJK_GLYPHS), "Chinese text is drawn as boxes: no CJK font in the browser"
             _shot(page, f"{prefix}01-opened")
 
-            # Run > Run All Above Selected Cell, with the cleanup cell (the last one) selected.
-            cells.nth(total - 1).locator(".jp-InputPrompt").click()
-            expect(page.locator(".jp-StatusBar-Widget", has_text=f"Cell {total}/{total}")).to_have_count(1)
+            # Up to the predictions: Run All Above with the cell after them selected.
+            cells.nth(predict + 1).locator(".jp-InputPrompt").click()
             _run_all_above(page)
+            wait_until_ready(page, "document.querySelectorAll('.lablib-prediction').length === 3",
+                             timeout=180_000)
+            expect(page.locator(IDLE)).to_have_count(1, timeout=60_000)
+            # Type the 503 share expected under the seed's rule, lock it in: it freezes.
+            first = page.locator(".lablib-prediction").first
+            box = first.locator(".lablib-prediction-input input")
+            box.press_sequentially("50")
+            first.locator("button.lablib-lock").click()
+            locked = first.locator(".lablib-prediction-status[data-locked='true']")
+            expect(locked).to_have_count(1, timeout=10_000)
+            expect(box).to_be_disabled()
+            expect(first.locator("button.lablib-lock")).to_be_disabled()
+            assert "50" in locked.inner_text() and (not zh or CJK.search(locked.inner_text()))
+            first.scroll_into_view_if_needed()
+            _shot(page, f"{prefix}01b-prediction-locked")
+
+            # Then every cell from the runs to the exercise's widget.
+            _run_cells(page, cells, predict + 1, exercise)
             explorer = page.locator(".lablib-explorer")
-            wait_until_ready(page, "document.querySelector('.lablib-explorer')", timeout=180_000)
+            wait_until_ready(page, f"document.querySelector('{EXERCISE}')", timeout=180_000)
             expect(page.locator(IDLE)).to_have_count(1, timeout=60_000)
             checks = page.locator(".lablib-check")
             assert checks.count() >= 5, f"expected the check cells to render, got {checks.count()}"
@@ -339,6 +447,11 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
                 verdicts = checks.all_inner_texts()
                 assert all(CJK.search(text) for text in verdicts), verdicts
                 assert CJK.search(page.locator(".lablib-explain").first.inner_text())
+            # the locked prediction stands next to theory and measurement; the two left empty are skipped
+            expect(page.locator(".lablib-verdict[data-question='seed_share'][data-outcome='skipped']")
+                   ).to_have_count(0)
+            assert "50%" in page.locator(".lablib-verdict[data-question='seed_share']").inner_text()
+            expect(page.locator(".lablib-verdict[data-outcome='skipped']")).to_have_count(2)
             plots = page.locator(".js-plotly-plot")
             assert plots.count() >= 5  # share, latency, admitted, counters, explorer
             for i, name in enumerate(("share", "latency", "admitted", "counters")):
@@ -349,6 +462,7 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
                 (".lablib-limits", "limits"),
                 (".lablib-compare", "book-vs-ours"),
                 (".lablib-explain", "explain-queueing"),
+                (".lablib-verdict", "prediction-verdict"),
             ):
                 page.locator(css).first.scroll_into_view_if_needed()
                 page.locator(css).first.screenshot(path=str(ARTIFACTS / f"{prefix}table-{name}.png"))
@@ -379,6 +493,54 @@ def test_notebook_in_jupyterlab_slider_run_and_cleanup(jupyterlab):
             bar = explorer.locator(".progress-bar")
             assert "100%" in (bar.get_attribute("style") or ""), bar.get_attribute("style")
             _shot(page, f"{prefix}04-after-run")
+
+            # The exercise: a typical wrong answer gets the hint meant for it (the catalogue's first step,
+            # with the numbers of that rule) ...
+            rule = tmp_path / "wrong.yaml"
+            rule.write_text(WRONG)
+            key, values = ex.diagnose(limits_for_files([ex.SERVICE, rule, ex.ROUTE], workers=workers)[0],
+                                      0.0, 0)
+            assert key == "too_many_in_flight"
+            shown = _submit(page, WRONG, "failed")
+            hint = page.locator(f"{RESULT} .lablib-hint[data-hint='{key}'][data-step='1']")
+            expect(hint).to_have_count(1)
+            assert t("exercise.lab01.hint.too_many.1", lang, **values) in hint.inner_text(), shown
+            assert t("exercise.failed", lang, title=t("exercise.lab01.title", lang)) in shown
+            assert _breaker(lab["home"])["max_requests"] == 30  # applied: Envoy runs it
+            page.locator(EXERCISE).scroll_into_view_if_needed()
+            _shot(page, f"{prefix}04b-exercise-hint")
+
+            # ... an answer that is not YAML gets the validator's error at its line, and nothing changes ...
+            shown = _submit(page, NOT_YAML, "refused")
+            problem = page.locator(f"{RESULT} .lablib-problem").first.inner_text()
+            assert re.search(r"exercise-lab01\.yaml:6\b", problem), shown
+            assert not zh or CJK.search(problem), problem
+            assert t("exercise.refused", lang) in shown
+            breaker = _breaker(lab["home"])
+            assert (breaker["max_connections"], breaker["max_requests"]) == (30, 30), breaker  # the last
+            _shot(page, f"{prefix}04c-exercise-refused")
+
+            # ... and the reference answer passes, with no hint.
+            shown = _submit(page, ex.SOLUTION, "passed")
+            assert page.locator(f"{RESULT} .lablib-criterion[data-ok='true']").count() == 2, shown
+            expect(page.locator(f"{RESULT} .lablib-hint")).to_have_count(0)
+            breaker = _breaker(lab["home"])
+            assert (breaker["max_connections"], breaker["max_requests"]) == (11, 15), breaker
+            _shot(page, f"{prefix}04d-exercise-passed")
+
+            # The graded cell and the summary: the locked prediction, the two skipped, the exercise passed.
+            _run_cells(page, cells, exercise + 1, summary)
+            table = page.locator(".lablib-summary")
+            wait_until_ready(page, "document.querySelector('.lablib-summary')", timeout=60_000)
+            row = table.locator("tr[data-kind='prediction'][data-id='seed_share']")
+            assert row.get_attribute("data-outcome") != "skipped" and "50%" in row.inner_text()
+            expect(table.locator("tr[data-kind='prediction'][data-outcome='skipped']")).to_have_count(2)
+            passed = table.locator("tr[data-kind='exercise'][data-id='lab01'][data-outcome='passed']")
+            expect(passed).to_have_count(1)
+            assert t("summary.attempts", lang, outcome=t("summary.outcome.passed", lang), n=3) in \
+                passed.inner_text()
+            table.scroll_into_view_if_needed()
+            _shot(page, f"{prefix}04e-summary")
 
             # The cleanup cell, last.
             run_cleanup_cell(page, cells.nth(total - 1), lab["marker"], f"{prefix}05-cleaned-up")

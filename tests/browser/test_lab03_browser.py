@@ -1,7 +1,8 @@
 """Lab 03 in a real browser, through the same JupyterLab fixture as lab 01 (``test_jupyterlab.py``): a small
-copy of each edition runs every cell above the cleanup cell, the explorer's concurrency slider is moved with
-the mouse, Run adds a point to the explorer's plot, the cleanup cell leaves no Envoy or service-go process.
-Screenshots go to ``test-artifacts/browser/`` (names start with ``lab03-``, ``lab03-zh-`` for Chinese)."""
+copy of the Chinese edition (one edition per lab, alternating across labs) runs every cell above the cleanup
+cell, its Chinese text is drawn as glyphs, the explorer's concurrency slider is moved with the mouse, Run adds
+a point to the explorer's plot, the cleanup cell leaves no Envoy or service-go process. Screenshots go to
+``test-artifacts/browser/`` (names start with ``lab03-``, ``lab03-zh-`` for Chinese)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tests.browser.test_jupyterlab import (  # noqa: F401  (jupyterlab: the fixt
     CELLS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    CJK_GLYPHS,
     IDLE,
     LABS,
     POINTS,
@@ -19,6 +21,7 @@ from tests.browser.test_jupyterlab import (  # noqa: F401  (jupyterlab: the fixt
     _run_all_above,
     _shot,
     drag_slider,
+    in_browser,
     jupyterlab,
     open_notebook,
     run_cleanup_cell,
@@ -27,15 +30,11 @@ from tests.browser.test_jupyterlab import (  # noqa: F401  (jupyterlab: the fixt
 )
 
 NOTEBOOK = LABS / "03-where-the-limit-lives.ipynb"
-SMALL = {"backend": '"embedded"', "concurrency": "[10, 40, 60]", "calls_per_thread": "10", "repeats": "1",
-         "client_counts": "[1, 2, 3]", "worker_counts": "[1, 4]", "worker_repeats": "2", "workers": "2",
-         "run_explorer": "True"}
-
 pytestmark = [pytest.mark.browser, pytest.mark.envoy]
 
 
-@pytest.mark.parametrize("jupyterlab", [("en", NOTEBOOK, SMALL), ("zh", LABS / "zh" / NOTEBOOK.name, SMALL)],
-                         indirect=True, ids=["en", "zh"])
+# one edition per lab in the browser, alternating across labs (see test_jupyterlab.py): lab 03 in Chinese
+@pytest.mark.parametrize("jupyterlab", [in_browser("03")], indirect=True)
 def test_lab03_in_jupyterlab_slider_run_and_cleanup(jupyterlab):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
@@ -46,6 +45,8 @@ def test_lab03_in_jupyterlab_slider_run_and_cleanup(jupyterlab):  # noqa: F811
         page = None
         try:
             page, cells, total = open_notebook(browser, lab)
+            if lab["lang"] == "zh":
+                assert page.evaluate(CJK_GLYPHS), "Chinese text is drawn as boxes: no CJK font in the browser"
             _shot(page, f"{prefix}01-opened")
 
             cells.nth(total - 1).locator(".jp-InputPrompt").click()

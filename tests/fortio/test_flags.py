@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lablib._exceptions import FortioUsageError
-from lablib.fortio.flags import parse_args, parse_go_duration
+from lablib.fortio.flags import parse_args
 
 
 @pytest.mark.parametrize(
@@ -89,8 +89,16 @@ def test_bad_flags(argv, message):
         parse_args(argv)
 
 
-def test_go_durations():
-    assert parse_go_duration("5s") == 5 and parse_go_duration("250ms") == 0.25 and parse_go_duration("0") == 0
-    assert parse_go_duration("1h2m3.5s") == 3723.5
-    with pytest.raises(ValueError):
-        parse_go_duration("5 s")
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("5s", 5.0), ("250ms", 0.25), ("0", 0.0), ("1h2m3.5s", 3723.5), ("1m30s", 90.0), ("1.5s", 1.5)],
+)
+def test_duration_flags_are_go_durations(value, seconds):
+    # Go's flag.Duration is time.ParseDuration: lablib/_duration.py, the lab's one parser
+    assert parse_args(["-t", value, "http://x/"]).options.duration_s == seconds
+
+
+@pytest.mark.parametrize("value", ["5 s", "5", "3 seconds", "2562048h", ""])
+def test_a_bad_duration_flag_is_a_usage_error_with_the_fix(value):
+    with pytest.raises(FortioUsageError, match=f'invalid value "{value}" for flag -timeout: parse error'):
+        parse_args(["-timeout", value, "http://x/"])

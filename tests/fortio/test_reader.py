@@ -73,3 +73,17 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         read_result({"foo": 1})
     with pytest.raises(FortioError, match="not a fortio load summary"):
         read_result("hello\nworld\n")
+
+
+def test_a_summary_duration_go_cannot_read_is_a_positioned_error(tmp_path):
+    # fortio prints Go's Duration.String ("51.9946ms", "1m0.5s"), read by the lab's one parser
+    text = (FIXTURES / "fortio-1.3-text-istio-task-c3-n30.txt").read_text()
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("Ended after"))
+    bad = tmp_path / "bad.txt"
+    bad.write_text(text.replace("Ended after 51.9946ms", "Ended after 51.9946msec"))
+    with pytest.raises(FortioError, match=rf"bad\.txt:{line}: '51\.9946msec' is not a Go duration"):
+        read_result(bad)
+    good = tmp_path / "good.txt"
+    good.write_text(text.replace("Ended after 51.9946ms", "Ended after 1m0.5s"))
+    assert read_result(good).duration_s == 60.5
+

@@ -1,6 +1,6 @@
 """Every student-facing text lablib makes, rendered from fixed inputs in one language.
 
-``render(lang)`` calls each function of lablib.viz and lablib.outlier that writes text a student reads
+``render(lang)`` calls each function of the notebook kit and lab packages that writes text a student reads
 (explanations, check verdicts, table headers, plot titles/axes/legends, widget labels) and returns
 ``{name: text}``; the zh tests compare it with the English rendering of the same inputs.
 """
@@ -13,14 +13,15 @@ from typing import Any
 import yaml
 
 from lablib.backends.base import HostStatus
-from lablib.outlier import checks as ochecks
-from lablib.outlier import plots as oplots
-from lablib.outlier import tables as otables
-from lablib.outlier.rule import LAB, SEED
-from lablib.outlier.timeline import CodeSample, HostSample, Mark, StatSample, Timeline
+from lablib.labs.circuit_breaking import explain
+from lablib.labs.circuit_breaking.explorer import BreakerExplorer
+from lablib.labs.outlier_detection import checks as ochecks
+from lablib.labs.outlier_detection import plots as oplots
+from lablib.labs.outlier_detection import tables as otables
+from lablib.labs.outlier_detection.rule import LAB, SEED
+from lablib.labs.outlier_detection.timeline import CodeSample, HostSample, Mark, StatSample, Timeline
+from lablib.notebook import book, checks, plots, tables
 from lablib.theory.limits import ClusterLimits
-from lablib.viz import book, checks, explain, plots, tables
-from lablib.viz.widgets import BreakerExplorer
 from tests.notebooks.conftest import point
 
 C = "outbound|80||service-go.default.svc.cluster.local"
@@ -196,7 +197,7 @@ def render(lang: str) -> dict[str, str]:
     out["envoy_view.ok"] = otables.envoy_view(_Lab(dump), **kw)
     out["envoy_view.none"] = otables.envoy_view(_Lab(dump), "missing", **kw)
     out["envoy_view.bare"] = otables.envoy_view(_Lab(dump), "bare", **kw)
-    from lablib.outlier.widgets import Explorer
+    from lablib.labs.outlier_detection.widgets import Explorer
 
     oex = Explorer(object(), rule_path="/nonexistent/dr.yaml", **kw)
     out["outlier_explorer"] = _widgets(oex.fraction, oex.consecutive, oex.max_ejection, oex.base, oex.code,

@@ -8,14 +8,14 @@ import pytest
 
 from lablib import LabError
 from lablib.i18n import Msg, render
-from lablib.limits import mesh
-from lablib.outlier.observer import LoadRunner
-from lablib.outlier.rule import LAB, ParameterError, seconds
-from lablib.presets import preset
-from lablib.reproduce import measured, replay
+from lablib.labs.outlier_detection.observer import LoadRunner
+from lablib.labs.outlier_detection.rule import LAB, ParameterError, seconds
+from lablib.labs.reproducing_published_runs.presets import preset
+from lablib.labs.reproducing_published_runs.reproduce import measured, replay
+from lablib.labs.where_the_limit_lives import mesh
+from lablib.notebook.runs import sweep
 from lablib.translate.proxy_config import PROXY_CONFIG_ANNOTATION, proxy_concurrency
 from lablib.translate.version import ISTIO_VERSION, istiod_version_warning
-from lablib.viz.runs import sweep
 from tests.support import CJK
 
 BAD_BASE_RULE = {
@@ -153,7 +153,7 @@ def test_a_parameters_cell_that_asks_for_no_run_is_told_before_anything_runs(con
 
 
 def test_the_breaker_explorer_shows_a_failed_run_in_chinese_without_a_traceback():
-    from lablib.viz.widgets import BreakerExplorer
+    from lablib.labs.circuit_breaking.explorer import BreakerExplorer
 
     ex = BreakerExplorer(object(), base_rule=BAD_BASE_RULE, lang="zh")
     ex.run_button.click()  # the rule made from the sliders fails validation: nothing reaches the lab
@@ -172,8 +172,8 @@ def test_the_breaker_explorer_shows_a_failed_run_in_chinese_without_a_traceback(
 
 
 def test_the_limits_and_outlier_explorers_show_a_failed_run_without_a_traceback(tmp_path):
-    from lablib.limits.widgets import LimitsExplorer
-    from lablib.outlier.widgets import Explorer
+    from lablib.labs.outlier_detection.widgets import Explorer
+    from lablib.labs.where_the_limit_lives.widgets import LimitsExplorer
 
     limits = LimitsExplorer(object(), directory=tmp_path, lang="zh")  # object(): a lab that cannot apply
     limits.run_button.click()

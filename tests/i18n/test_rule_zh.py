@@ -1,11 +1,11 @@
-"""lablib.outlier.rule in Chinese: the "why" of each Envoy field (lab 02's mapping table) and the header of
+"""Lab 02's rule module in Chinese: the "why" of each Envoy field (lab 02's mapping table) and the header of
 the rule file the notebook prints; the English stays exactly as it was."""
 
 from __future__ import annotations
 
 import pytest
 
-from lablib.outlier.rule import LAB, SEED, effective_envoy, write_rule
+from lablib.labs.outlier_detection.rule import LAB, SEED, effective_envoy, write_rule
 
 from .test_catalogue import CJK
 from .test_zh import PHRASE
@@ -39,7 +39,8 @@ def test_chinese_rows_have_the_same_fields_and_values_and_a_chinese_why(settings
 
 def test_the_rule_file_header_is_in_the_notebooks_language(tmp_path):
     english = write_rule(tmp_path / "en.yaml", LAB, comment="Lab 02").read_text(encoding="utf-8")
-    assert english.startswith("# Lab 02\n# Written by lablib.outlier.write_rule from the lab's parameters.\n")
+    assert english.startswith(
+        "# Lab 02\n# Written by lablib.labs.outlier_detection.write_rule from the lab's parameters.\n")
     chinese = write_rule(tmp_path / "zh.yaml", LAB, comment="实验 02", lang="zh").read_text(encoding="utf-8")
     header = [line for line in chinese.splitlines() if line.startswith("#")]
     assert header[0] == "# 实验 02" and CJK.search(header[1]) and not PHRASE.search(header[1])

@@ -1,6 +1,6 @@
 """The Chinese edition's run-time text: the same numbers as the English, no English sentence left over.
 
-``_samples.render(lang)`` calls every student-facing function of lablib.viz and lablib.outlier on the same
+``_samples.render(lang)`` calls every student-facing function of the notebook kit and lab packages on the same
 inputs; here the two renderings are compared key by key.
 """
 
@@ -12,8 +12,8 @@ import re
 import pytest
 
 from lablib.i18n import LanguageError
-from lablib.viz import checks, plots
-from lablib.viz.widgets import BreakerExplorer
+from lablib.labs.circuit_breaking.explorer import BreakerExplorer
+from lablib.notebook import checks, plots
 
 from ._samples import render
 from .test_catalogue import CJK
@@ -75,7 +75,7 @@ def test_a_failed_chinese_check_raises_a_lab_error_in_chinese():
 
 
 def test_chinese_explorer_moves_its_own_theory_traces_and_adds_points():
-    from lablib.viz.knobs import BreakerKnobs
+    from lablib.labs.circuit_breaking.knobs import BreakerKnobs
     from tests.notebooks.conftest import point
 
     def theory_for(k: BreakerKnobs) -> plots.TheoryOverlay:
@@ -93,7 +93,7 @@ def test_chinese_explorer_moves_its_own_theory_traces_and_adds_points():
 
 
 def test_an_unknown_language_fails_at_once_with_a_lab_error():
-    from lablib.outlier.widgets import Explorer
+    from lablib.labs.outlier_detection.widgets import Explorer
 
     with pytest.raises(LanguageError, match="parameters cell"):
         BreakerExplorer(object(), lang="cn")

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from lablib.viz import BreakerExplorer, BreakerKnobs, checks, explain, knob_theory
+from lablib.labs.circuit_breaking import BreakerExplorer, BreakerKnobs, explain, knob_theory
+from lablib.notebook import checks
 from tests.notebooks.conftest import lab_env  # noqa: F401  (fixture)
 from tests.notebooks.test_explorer_envoy import BASE, CLUSTER, PENDING_DR, lab  # noqa: F401  (fixture)
 from tests.support import CJK

@@ -59,9 +59,9 @@ def test_the_fault_command_sets_service_gos_knob(service_go):
     argv = plan.fault_command(503, 0.5, port=service_go)
     assert argv[0] == "python"  # the image's interpreter; nothing else is needed in the container
     done = subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True, timeout=30, check=True)
-    assert json.loads(done.stdout) == {"code": 503, "fraction": 0.5}
+    assert json.loads(done.stdout) == {"code": 503, "fraction": 0.5, "delay_ms": 0.0}
     with urllib.request.urlopen(f"http://127.0.0.1:{service_go}/fault", timeout=10) as resp:
-        assert json.loads(resp.read()) == {"code": 503, "fraction": 0.5}
+        assert json.loads(resp.read()) == {"code": 503, "fraction": 0.5, "delay_ms": 0.0}
     subprocess.run([sys.executable, *plan.fault_command(503, 0.0, port=service_go)[1:]], check=True,
                    capture_output=True, timeout=30)
     assert _get(f"http://127.0.0.1:{service_go}/env") == 200

@@ -12,10 +12,11 @@ from kubernetes.client.exceptions import ApiException
 
 import lablib
 from lablib._exceptions import LabWarning
+from lablib.backends.config_view import config_dump_resource
 from lablib.backends.kind import KindBackend, State, detect
 from lablib.backends.kind._errors import _map_errors
 from lablib.backends.kind._exec import run_cli
-from lablib.backends.kind._plan import check_lab_name, config_dump_resource, fortio_command
+from lablib.backends.kind._plan import check_lab_name, fortio_command
 from lablib.i18n import Joined, Msg, render
 from tests.support import CJK
 
@@ -99,9 +100,9 @@ def test_plan_errors(tmp_path):
         fortio_command("-c 2")
     assert zh(none.value).endswith("（实际一个也没有）")
     with pytest.raises(lablib.LabError) as what:
-        config_dump_resource("secrets")
-    assert str(what.value) == "proxy-config 'secrets': use one of cluster, route, listener"
-    assert zh(what.value) == "proxy-config 'secrets'：请使用以下之一：cluster、route、listener"
+        config_dump_resource("endpoints")
+    assert str(what.value) == "proxy-config 'endpoints': use one of cluster, route, listener, secret"
+    assert zh(what.value) == "proxy-config 'endpoints'：请使用以下之一：cluster、route、listener、secret"
 
 
 def test_a_kind_cluster_the_lab_did_not_create_is_refused_before_any_request(tmp_path, write_kubeconfig):

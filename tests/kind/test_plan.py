@@ -12,8 +12,8 @@ import yaml
 
 import lablib
 from lablib.backends.kind import _plan as plan
-from lablib.backends.kind._backend import fortio_output, repo_root
-from lablib.backends.kind._exec import ExecResult
+from lablib.backends.kind._cluster import repo_root
+from lablib.backends.kind._exec import ExecResult, fortio_output
 from lablib.manifests import load_file
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lablib import limits
-from lablib.viz.book import MANIFESTS
+from lablib.labs import where_the_limit_lives as limits
+from lablib.notebook.book import MANIFESTS
 from tests.outlier.conftest import lab_home  # noqa: F401  (the fixture: a private $LABLIB_HOME, no leftovers)
 
 

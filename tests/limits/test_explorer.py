@@ -6,8 +6,8 @@ from __future__ import annotations
 import psutil
 import pytest
 
-from lablib import limits
-from lablib.limits.widgets import LimitsExplorer
+from lablib.labs import where_the_limit_lives as limits
+from lablib.labs.where_the_limit_lives.widgets import LimitsExplorer
 
 pytestmark = pytest.mark.envoy
 

@@ -1,5 +1,6 @@
 """labs/03-where-the-limit-lives.ipynb: committed clean (tests/notebooks checks it is generated), shaped as
-the issue asks, and executing end to end on real Envoy with small parameters, leaving nothing running."""
+the issue asks, and executing end to end on real Envoy with small parameters (the session's one run of each
+edition), leaving nothing running."""
 
 from __future__ import annotations
 
@@ -8,16 +9,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.notebooks.conftest import execute_notebook, lab_env  # noqa: F401  (fixture)
+from lablib.labs import lab_info
+from tests.notebooks.executions import EDITIONS, assert_ran_clean
 from tests.notebooks.test_notebook import assert_lab_shape
-from tests.support import notebook_checks, processes_under
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE.parents[1] / "labs" / "03-where-the-limit-lives.ipynb"
-#: CI's parameter set: the few runs that still show each property.
-SMALL = {"backend": "embedded", "concurrency": [10, 40, 60], "calls_per_thread": 10, "repeats": 1,
-         "client_counts": [1, 2, 3], "client_concurrency": 20, "worker_counts": [1, 4],
-         "worker_concurrency": 40, "worker_repeats": 2, "workers": 2, "run_explorer": True}
+#: CI's parameter set (``LABS``): the few runs that still show each property.
+SMALL = lab_info("03").ci_parameters
 
 
 def test_notebook_is_committed_clean():
@@ -29,18 +28,13 @@ def test_notebook_is_committed_clean():
 
 
 def test_notebook_shape_title_steps_parameters_cleanup_last():
-    headings = assert_lab_shape(NOTEBOOK, [*SMALL, "lang"], "lablib.limits.checks")
+    headings = assert_lab_shape(NOTEBOOK, [*SMALL, "lang"], "lablib.labs.where_the_limit_lives.checks")
     steps = [line.split(":")[0] for line in headings]
     assert steps == [f"## Step {i}" for i in range(1, len(steps) + 1)] and len(steps) == 5
 
 
 @pytest.mark.envoy
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_notebook_executes_end_to_end_and_leaves_nothing_running(lab_env, tmp_path, lang):  # noqa: F811
-    path = NOTEBOOK if lang == "en" else NOTEBOOK.parent / "zh" / NOTEBOOK.name
-    nb = execute_notebook(path, tmp_path / "executed.ipynb", {**SMALL, "lang": lang}, lab_env)
-    checks = notebook_checks(nb)
-    assert len(checks) == 6, f"expected every check cell to render, got {len(checks)}"
-    failed = [html for ok, html in checks if not ok]
-    assert not failed, failed
-    assert not processes_under(Path(lab_env["LABLIB_HOME"])), "the notebook's cleanup left processes running"
+@pytest.mark.parametrize("lang", sorted(EDITIONS))
+def test_notebook_executes_end_to_end_and_leaves_nothing_running(lab_run, lang):
+    # the session's one run of this edition (tests/notebooks/test_editions.py reads the zh run too)
+    assert_ran_clean(lab_run("03", lang), checks=6, exact=True)

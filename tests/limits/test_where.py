@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lablib import limits
+from lablib.labs import where_the_limit_lives as limits
 from lablib.theory import limit_band, theoretical_limit
 
 pytestmark = pytest.mark.envoy

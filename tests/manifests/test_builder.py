@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from lablib._exceptions import ValidationFailed
+from lablib.labs.circuit_breaking import knobs
+from lablib.labs.outlier_detection import rule
 from lablib.manifests import load_file
 from lablib.manifests.builder import build_destination_rule, manifest_text, write_manifest
-from lablib.outlier import rule
-from lablib.viz import knobs
 
 POOL = {"tcp": {"maxConnections": 10}, "http": {"http1MaxPendingRequests": 10}}
 OUTLIER = {"consecutive5xxErrors": 3, "interval": "1s", "baseEjectionTime": "15s"}

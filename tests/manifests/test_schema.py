@@ -538,8 +538,8 @@ def test_every_served_istio_version_is_accepted(api_version, write):
             "an unsupported kind lists the supported ones",
             "apiVersion: apps/v1\nkind: DaemonSet",
             "kind",
-            "supported: Pod and Service (v1), Deployment (apps/v1), VirtualService and DestinationRule "
-            "(networking.istio.io/v1, v1beta1 or v1alpha3)",
+            "supported: Pod and Service (v1), Deployment (apps/v1), VirtualService, DestinationRule and "
+            "Sidecar (networking.istio.io/v1, v1beta1 or v1alpha3)",
         ),
         (
             "a misspelt kind gets 'did you mean'",

@@ -206,14 +206,14 @@ def test_an_unsupported_kind_lists_the_supported_ones_in_chinese(tmp_path):
     )
     (p,) = validate_files([file])
     assert p.fix == (
-        "supported: Pod and Service (v1), Deployment (apps/v1), VirtualService and DestinationRule "
-        "(networking.istio.io/v1, v1beta1 or v1alpha3)"
+        "supported: Pod and Service (v1), Deployment (apps/v1), VirtualService, DestinationRule and "
+        "Sidecar (networking.istio.io/v1, v1beta1 or v1alpha3)"
     )
     zh = p.in_lang("zh")
     assert zh.startswith(f"{file}:2: DaemonSets/x: kind: 本实验不支持 kind 'DaemonSets'；"), zh
     assert (
-        "Pod 和 Service（apiVersion 为 v1）、Deployment（apiVersion 为 apps/v1）、VirtualService 和 "
-        "DestinationRule（apiVersion 为 networking.istio.io/v1、v1beta1 或 v1alpha3）"
+        "Pod 和 Service（apiVersion 为 v1）、Deployment（apiVersion 为 apps/v1）、VirtualService、"
+        "DestinationRule 和 Sidecar（apiVersion 为 networking.istio.io/v1、v1beta1 或 v1alpha3）"
     ) in zh
 
 

@@ -64,9 +64,7 @@ def _addresses(mesh, pod: str) -> str:
 
 @pytest.mark.parametrize("victim", ["service-go-v2-0", _plan.CLIENT])
 def test_a_rejection_anywhere_leaves_every_sidecar_and_the_state_on_the_previous_config(
-        make_mesh, write, monkeypatch, victim):
-    mesh = make_mesh()
-    mesh.apply(write("service-go.yaml", service_go_yaml()))
+        mesh, write, monkeypatch, victim):  # the module's lab: service-go v1 and v2
     mesh.apply(write("dr5.yaml", destination_rule_yaml(max_connections=5)))
     assert all(_max_connections(mesh, s) == {5} for s in SIDECARS)
     state_before = mesh.dir.read()
@@ -125,10 +123,9 @@ def test_cds_accepted_but_rds_rejected_rolls_cds_back_too(make_mesh, write):
     assert mesh.fortio("load -c 1 -n 2 -qps 0 -loglevel Error http://service-go/env").codes == {200: 2}
 
 
-def test_a_file_already_on_disk_is_pushed_and_confirmed_again(make_mesh, write):
+def test_a_file_already_on_disk_is_pushed_and_confirmed_again(mesh, write):
     """"Already on disk" is not "running": an apply that changes nothing still confirms every sidecar."""
-    mesh = make_mesh()
-    path = write("service-go.yaml", service_go_yaml(versions=("v1",)))
+    path = write("service-go.yaml", service_go_yaml(versions=("v1",)))  # as the module's lab has it
     mesh.apply(path)
     before = mesh.dir.read().config_version
     mesh.apply(path)

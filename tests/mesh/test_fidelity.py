@@ -7,8 +7,8 @@ import statistics
 
 import pytest
 
-from lablib.client_cpu import fortio_in
-from lablib.presets import preset
+from lablib.labs.reproducing_published_runs.client_cpu import fortio_in
+from lablib.labs.reproducing_published_runs.presets import preset
 
 pytestmark = pytest.mark.envoy
 RUNS = 10

@@ -49,8 +49,8 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_mesh_backend_is_a_backend(make_mesh):
-    assert isinstance(make_mesh(), Backend)
+def test_mesh_backend_is_a_backend(mesh):
+    assert isinstance(mesh, Backend)
 
 
 def test_apply_delete_apply_cleanup_leaves_nothing(make_mesh, write, lab_home):
@@ -127,9 +127,7 @@ def _max_connections(mesh: MeshBackend, cluster: str) -> int:
     return int(line.rsplit("::", 1)[1])
 
 
-def test_apply_reaches_running_envoys_without_restart(make_mesh, write):
-    mesh = make_mesh()
-    mesh.apply(write("service-go.yaml", service_go_yaml()))
+def test_apply_reaches_running_envoys_without_restart(mesh, write):  # the module's lab: service-go v1, v2
     sidecars = mesh.processes()
     mesh.apply(write("dr.yaml", destination_rule_yaml(max_connections=1)))
     assert _max_connections(mesh, SERVICE) == 1
@@ -262,9 +260,7 @@ def test_cli_reports_bad_manifest_with_file_and_line(lab_home, write):
         _cli(lab_home, "cleanup")
 
 
-def test_owned_lab_rss_is_reported(make_mesh, write):
-    mesh = make_mesh()
-    mesh.apply(write("service-go.yaml", service_go_yaml()))
+def test_owned_lab_rss_is_reported(mesh):
     rss = mesh.rss_bytes()
     assert 10e6 < rss < 2e9
     assert psutil.pid_exists(mesh.processes()[0].pid)
@@ -284,17 +280,14 @@ def test_workers_and_track_remaining_are_lab_options(make_mesh, write):
     assert mesh.workers == 1
 
 
-def test_default_sidecars_run_two_workers_without_remaining_gauges(make_mesh, write):
-    mesh = make_mesh()
-    mesh.apply(write("service-go.yaml", service_go_yaml(versions=("v1",))))
+def test_default_sidecars_run_two_workers_without_remaining_gauges(mesh):
     assert "circuit_breakers.default.remaining_pending" not in mesh.stats(SERVICE).values
     cmds = [psutil.Process(r.pid).cmdline() for r in mesh.processes()]
-    assert [c[c.index("--concurrency") + 1] for c in cmds if "envoy" in c[0]] == ["2", "2"]
+    workers = [c[c.index("--concurrency") + 1] for c in cmds if "envoy" in c[0]]
+    assert workers == ["2"] * (1 + len(mesh.pods())), "the fortio pod's sidecar and one per service pod"
 
 
-def test_delete_takes_objects_in_any_order(make_mesh, write):
-    mesh = make_mesh()
-    mesh.apply(write("service-go.yaml", service_go_yaml()))
+def test_delete_takes_objects_in_any_order(mesh, write):  # the module's lab: service-go v1, v2
     dr = write("dr.yaml", destination_rule_yaml(max_connections=5))
     vs = write("vs.yaml", VS_50_50)
     mesh.apply(dr)

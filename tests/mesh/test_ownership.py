@@ -68,8 +68,7 @@ def test_a_killed_owner_takes_its_lab_with_it(lab_home, write, started_from):
     shutil.rmtree(lab_home / "default", ignore_errors=True)
 
 
-def test_state_is_the_owners_only(make_mesh, lab_home):
-    mesh = make_mesh()
+def test_state_is_the_owners_only(mesh):
     for d in (mesh.dir.root, mesh.dir.config, mesh.dir.logs):
         assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
     for f in (mesh.dir.state_file, mesh.dir.lock_file):
@@ -78,16 +77,19 @@ def test_state_is_the_owners_only(make_mesh, lab_home):
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
                     reason="needs root and setpriv to act as another local user (nobody)")
-def test_another_local_user_cannot_read_the_state(make_mesh):
-    mesh = make_mesh()
+def test_another_local_user_cannot_read_the_state(mesh):
+    mode = stat.S_IMODE(mesh.dir.home.stat().st_mode)
     os.chmod(mesh.dir.home, 0o755)  # even when the lab home itself is open
-    for target in (mesh.dir.state_file, mesh.dir.logs / "fortio-sidecar.log"):
-        probe = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                                "cat", str(target)], capture_output=True, text=True, timeout=10)
-        assert probe.returncode != 0 and "Permission denied" in probe.stderr, (target, probe)
-    listing = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                              "ls", str(mesh.dir.root)], capture_output=True, text=True, timeout=10)
-    assert listing.returncode != 0
+    try:
+        for target in (mesh.dir.state_file, mesh.dir.logs / "fortio-sidecar.log"):
+            probe = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                    "cat", str(target)], capture_output=True, text=True, timeout=10)
+            assert probe.returncode != 0 and "Permission denied" in probe.stderr, (target, probe)
+        listing = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                  "ls", str(mesh.dir.root)], capture_output=True, text=True, timeout=10)
+        assert listing.returncode != 0
+    finally:
+        os.chmod(mesh.dir.home, mode)  # the module's lab: as the test found it
 
 
 def test_a_corrupt_state_file_is_reported_and_cleanup_still_works(make_mesh, lab_home):

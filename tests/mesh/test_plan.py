@@ -39,7 +39,7 @@ def test_a_fresh_apply_starts_every_pod_and_configures_every_sidecar_client_firs
     assert [s.sidecar for s in plan.sidecars] == [_plan.CLIENT, *plan.pods.start]
     client = plan.sidecar(_plan.CLIENT)
     assert [(t, p.name) for t, p, _ in client.files] == [
-        (CLUSTER_TYPE, "client-cds.json"), (ROUTE_TYPE, "client-rds.json"),
+        (CLUSTER_TYPE, "client-cds.json"), (ROUTE_TYPE, "client-rds-80.json"),
         (LISTENER_TYPE, "client-lds.json")]
     listeners = client.files[2][2]
     assert [lst["name"] for lst in listeners] == ["0.0.0.0_80"]

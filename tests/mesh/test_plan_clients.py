@@ -44,7 +44,7 @@ def test_a_second_fortio_pod_is_a_client_sidecar_with_its_own_listeners_and_log(
     assert [e.pod for e in _plan.endpoints_of(p.pods.pods)] == ["service-go-v1-0"], "no endpoint of a service"
     files = p.sidecar("fortio-2").files
     assert [(t, f.name) for t, f, _ in files] == [(CLUSTER_TYPE, "pod-fortio-2-cds.json"),
-                                                  (ROUTE_TYPE, "pod-fortio-2-rds.json"),
+                                                  (ROUTE_TYPE, "pod-fortio-2-rds-80.json"),
                                                   (LISTENER_TYPE, "pod-fortio-2-lds.json")]
     assert files[0][2] == p.sidecar(_plan.CLIENT).files[0][2], "the same outbound clusters as the fortio pod"
     listener = files[2][2][0]

@@ -23,8 +23,8 @@ import nbformat
 import pytest
 
 from lablib.fortio.result import FortioResult
-from lablib.viz.checks import lab_processes
-from lablib.viz.runs import RunPoint
+from lablib.notebook.checks import lab_processes
+from lablib.notebook.runs import RunPoint
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "labs" / "01-circuit-breaking.ipynb"

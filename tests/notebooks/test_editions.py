@@ -3,9 +3,9 @@
 ``tools/notebooks/labNN.py`` makes ``labs/<name>`` and ``labs/zh/<name>``. The static tests check that the two
 editions have the same cells in the same order (code identical but for the ``lang`` value, every markdown
 cell paired with its Chinese text, the same ``## Step N`` / ``## 第 N 步`` structure) and that every lablib
-call that writes text gets ``lang=lang``. The execution tests run each Chinese notebook on real Envoy with
-CI's small parameters and read its outputs: the verdicts and explanations are Chinese, and no English
-sentence leaks through.
+call that writes text gets ``lang=lang``. The execution test reads the session's run of each Chinese notebook
+(``lab_run``: real Envoy, CI's small parameters from ``LABS``) and its outputs: the verdicts and
+explanations are Chinese, and no English sentence leaks through.
 """
 
 from __future__ import annotations
@@ -19,18 +19,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.i18n.test_catalogue import CJK
+from lablib.labs import LABS as LAB_TABLE
+from lablib.labs import LabInfo
 from tests.i18n.test_zh import PHRASE
-from tests.outlier.test_notebook import SMALL as SMALL_02
-from tests.support import notebook_checks
+from tests.support import CJK
 
-from .conftest import MARKER_VAR, REPO, execute_notebook
-from .test_lab04 import SMALL as SMALL_04
-from .test_notebook import SMALL as SMALL_01
+from .conftest import MARKER_VAR, REPO
+from .executions import assert_ran_clean
 from .test_notebook import _generate
 
 LABS = REPO / "labs"
-SOURCES = sorted((REPO / "tools" / "notebooks").glob("lab[0-9][0-9].py"))
+SOURCES = [REPO / info.source for info in LAB_TABLE]
 EN_STEP = re.compile(r"^## Step (\d+)(?::|$)")
 ZH_STEP = re.compile(r"^## 第 (\d+) 步(?:：|$)")
 _FENCE = re.compile(r"^```")
@@ -211,6 +210,7 @@ def test_the_generator_writes_both_editions_of_any_number_of_labs(tmp_path, monk
         (tools / f"lab0{n}.py").write_text(f"# Source of labs/0{n}-x.ipynb\n\n{TITLE}\n{TITLE_ZH}\n{PARAMS}",
                                            encoding="utf-8")
     (tools / "helper.py").write_text("x = 1\n", encoding="utf-8")  # not a lab source
+    monkeypatch.setattr(gen, "TABLE", [LabInfo(f"0{n}", f"0{n}-x.ipynb", "lablib.labs.x") for n in (1, 3)])
     monkeypatch.setattr(gen, "HERE", tools)
     monkeypatch.setattr(gen, "LABS", labs)
     monkeypatch.setattr(gen, "EDITIONS", {"en": labs, "zh": labs / "zh"})
@@ -255,7 +255,8 @@ def output_texts(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
 
 
 def progress_labels(nb: nbformat.NotebookNode) -> list[str]:
-    """The last message of every progress bar (``lablib.viz.ProgressBar``'s label), from the saved widgets."""
+    """The last message of every progress bar (``lablib.notebook.ProgressBar``'s label), from the saved
+    widgets."""
     saved = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     models = saved.get("state", {}).values()
     values = [m.get("state", {}).get("value", "") for m in models if m.get("model_name") == "HTMLModel"]
@@ -263,19 +264,13 @@ def progress_labels(nb: nbformat.NotebookNode) -> list[str]:
             if isinstance(v, str) and v.startswith("<span style='font-family:monospace'>")]
 
 
-#: CI's parameters of each lab (the English tests' sets), and how many check cells it renders
-EXECUTE = {"01-circuit-breaking.ipynb": (SMALL_01, 6), "02-outlier-detection.ipynb": (SMALL_02, 14),
-           "04-reproducing-published-runs.ipynb": (SMALL_04, 3)}  # lab 03's zh run: tests/limits
-
-
 @pytest.mark.envoy
-@pytest.mark.parametrize("name", sorted(EXECUTE))
-def test_chinese_notebook_runs_in_chinese_and_leaks_no_english(name, lab_env, tmp_path):
-    small, n_checks = EXECUTE[name]
-    nb = execute_notebook(LABS / "zh" / name, tmp_path / "executed.ipynb", small, lab_env, timeout=600)
-    checks = notebook_checks(nb)
-    assert len(checks) >= n_checks, f"expected every check cell to render, got {len(checks)}"
-    assert not [h for ok, h in checks if not ok], [h for ok, h in checks if not ok]
+@pytest.mark.parametrize("info", LAB_TABLE, ids=lambda info: info.number)
+def test_chinese_notebook_runs_in_chinese_and_leaks_no_english(info, lab_run):
+    # the session's one run of the Chinese edition (the lab's own execution test reads the same run)
+    run = lab_run(info.number, "zh")
+    checks = assert_ran_clean(run, checks=info.checks)
+    nb = run.notebook
     assert all(CJK.search(h) for _, h in checks), "verdicts are in Chinese"
     texts = output_texts(nb)
     prose = [t for cid, t in texts if CJK.search(t) and "lablib-check" not in t and len(t) > 80]
@@ -283,9 +278,9 @@ def test_chinese_notebook_runs_in_chinese_and_leaks_no_english(name, lab_env, tm
     leaks = {cid: PHRASE.findall(t) for cid, t in texts if PHRASE.findall(t)}
     assert not leaks, leaks
     warnings = [t for _, t in texts if ": LabWarning: " in t]
-    if name == "01-circuit-breaking.ipynb":  # the seed's consecutiveErrors, shown where the rule is applied
+    if info.number == "01":  # the seed's consecutiveErrors, shown where the rule is applied
         assert warnings and all(CJK.search(w) for w in warnings), warnings
     labels = progress_labels(nb)  # labs 02 and 04 show no progress bar
     assert all(CJK.search(label) for label in labels), labels
-    assert labels or name != "01-circuit-breaking.ipynb"
+    assert labels or info.number != "01"
     assert f"{MARKER_VAR}=" not in str(texts)  # sanity: the scan read the outputs, not the environment

@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from lablib.viz import MANIFESTS, BreakerExplorer, BreakerKnobs, checks, knob_theory
+from lablib.labs.circuit_breaking import BreakerExplorer, BreakerKnobs, knob_theory
+from lablib.notebook import MANIFESTS, checks
 
 CLUSTER = "outbound|80||service-go.default.svc.cluster.local"
 BASE = [MANIFESTS / "service/go/service-go.yaml", MANIFESTS / "istio/route/virtual-service-go.yaml"]

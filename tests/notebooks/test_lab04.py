@@ -1,27 +1,23 @@
 """labs/04-reproducing-published-runs.ipynb (and its zh edition): committed clean, shaped as the issue asks,
-and executing end to end on real Envoy with small parameters, every check passing, nothing left running."""
+and executing end to end on real Envoy with small parameters (the session's one run of each edition), every
+check passing, nothing left running."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from tests.notebooks.conftest import execute_notebook
+from lablib.labs import lab_info
+from tests.notebooks.executions import EDITIONS, assert_ran_clean
 from tests.notebooks.test_notebook import assert_lab_shape
-from tests.support import notebook_checks, processes_under
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "labs" / "04-reproducing-published-runs.ipynb"
 ZH = REPO / "labs" / "zh" / NOTEBOOK.name
-#: CI's parameter set: one run per -c, two book points.
-SMALL = {"task_concurrency": [1, 3], "task_runs": 1, "book_concurrency": [20, 40],
-         "book_runs": 1}
+#: CI's parameter set (``LABS``): one run per -c, two book points.
+SMALL = lab_info("04").ci_parameters
 
 
 @pytest.mark.parametrize("path", [NOTEBOOK, ZH])
@@ -31,29 +27,19 @@ def test_notebook_is_committed_clean_and_shaped(path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.outputs == [] and c.execution_count is None for c in code), "commit without outputs"
     heading = "## Step " if path == NOTEBOOK else "## 第 "
-    steps = assert_lab_shape(path, [*SMALL, "lang"], "lablib.reproduce", heading=heading)
+    steps = assert_lab_shape(path, [*SMALL, "lang"], "lablib.labs.reproducing_published_runs.reproduce",
+                             heading=heading)
     assert len(steps) == 6, steps
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     assert 'lang = "zh"' in params.source if path == ZH else 'lang = "en"' in params.source
 
 
 @pytest.mark.envoy
-@pytest.mark.parametrize("path", [NOTEBOOK])
-def test_notebook_executes_end_to_end_and_leaves_nothing_running(tmp_path, path):
-    home = Path(tempfile.mkdtemp(prefix="lablib-lab04-"))
-    env = {**os.environ, "LABLIB_HOME": str(home), "LABLIB_BACKEND": "embedded"}
-    try:
-        nb = execute_notebook(path, tmp_path / "executed.ipynb", SMALL, env, timeout=600)
-        checks = notebook_checks(nb)
-        assert len(checks) == 3, f"expected every check cell to render, got {len(checks)}"
-        failed = [html for ok, html in checks if not ok]
-        assert not failed, failed
-        tables = [c for c in nb.cells for o in c.get("outputs", [])
-                  if "lablib-sensitivity" in (o.get("data") or {}).get("text/html", "")]
-        assert len(tables) == 2, "both sensitivity tables render from the recorded numbers"
-        assert not processes_under(home), "the notebook's cleanup left processes running"
-    finally:
-        for p in processes_under(home):
-            with contextlib.suppress(Exception):
-                p.kill()
-        shutil.rmtree(home, ignore_errors=True)
+@pytest.mark.parametrize("lang", sorted(EDITIONS))
+def test_notebook_executes_end_to_end_and_leaves_nothing_running(lab_run, lang):
+    # the session's one run of this edition (tests/notebooks/test_editions.py reads the zh run too)
+    run = lab_run("04", lang)
+    assert_ran_clean(run, checks=3, exact=True)
+    tables = [c for c in run.notebook.cells for o in c.get("outputs", [])
+              if "lablib-sensitivity" in (o.get("data") or {}).get("text/html", "")]
+    assert len(tables) == 2, "both sensitivity tables render from the recorded numbers"

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from lablib.viz.language import error_text
+from lablib.notebook.language import error_text
 from tests.support import CJK
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ spec:
 def _run(lang: str, tmp_path: Path) -> nbformat.NotebookNode:
     (tmp_path / "bad.yaml").write_text(BAD, encoding="utf-8")
     cells = [
-        f"import lablib.viz as viz\nlang = viz.set_language({lang!r})",
+        f"import lablib.notebook as kit\nlang = kit.set_language({lang!r})",
         "from lablib import load_file\nload_file('bad.yaml')",
         f"load_file({str(SEED_DR)!r}); print('loaded')",
         "{}['no such key']  # a bug in a cell: Python's own traceback",
@@ -81,7 +81,7 @@ def test_error_text_of_a_plain_exception_is_its_message():
 
 def test_a_progress_bar_shows_messages_in_its_language_and_keeps_them_as_given():
     from lablib.i18n import Msg
-    from lablib.viz.progress import ProgressBar
+    from lablib.notebook.progress import ProgressBar
 
     bar = ProgressBar("service-go", lang="zh")
     message = Msg("lab.validation_failed", n=3)

@@ -1,8 +1,8 @@
 """The lab notebook: committed clean, shaped like the issue asks, and executing end to end on real Envoy.
 
-The execution test runs a small parameter set through papermill (the way CI overrides the ``parameters`` cell)
-in a kernel with its own ``$LABLIB_HOME`` and an environment marker, then checks every check cell passed and
-that no Envoy or service-go process of that kernel is left.
+The execution test reads the session's run of each edition (``lab_run``: CI's small parameters from
+``LABS``, through papermill, in a kernel with its own ``$LABLIB_HOME`` and an environment marker) and checks
+every check cell passed and that no Envoy or service-go process of that kernel is left.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ import sys
 import nbformat
 import pytest
 
-from tests.support import notebook_checks
+from lablib.labs import LABS
 
-from .conftest import MARKER_VAR, NOTEBOOK, REPO, execute_notebook
-
-SMALL = {"concurrency": [5, 40], "calls_per_thread": 10, "repeats": 1, "workers": 2, "backend": "embedded"}
+from .conftest import NOTEBOOK, REPO
+from .executions import EDITIONS, assert_ran_clean
 
 
 def _cells():
@@ -51,7 +50,7 @@ def _generate():
     return sys.modules[name]
 
 
-SOURCES = sorted((REPO / "tools" / "notebooks").glob("lab[0-9][0-9].py"))
+SOURCES = [REPO / info.source for info in LABS]
 
 
 def code_lines(source: str) -> list[str]:
@@ -130,20 +129,14 @@ def test_a_bad_source_stops_with_a_positioned_error(tmp_path, cells, line, messa
 
 def test_notebook_shape_title_steps_parameters_cleanup_last():
     steps = assert_lab_shape(NOTEBOOK, ("backend", "concurrency", "calls_per_thread", "repeats", "workers",
-                                        "persist", "lang"), "lablib.viz.checks")
+                                        "persist", "lang"), "lablib.notebook.checks")
     assert [s.split(":")[0] for s in steps] == [f"## Step {i}" for i in range(1, 6)]
     assert len(steps) == 5
 
 
 @pytest.mark.envoy
-def test_notebook_executes_end_to_end_and_leaves_nothing_running(lab_env, tmp_path):
-    marker = f"{MARKER_VAR}={lab_env[MARKER_VAR]}"
-    nb = execute_notebook(NOTEBOOK, tmp_path / "executed.ipynb", SMALL, lab_env)
-    checks = notebook_checks(nb)
+@pytest.mark.parametrize("lang", sorted(EDITIONS))
+def test_notebook_executes_end_to_end_and_leaves_nothing_running(lab_run, lang):
+    # the session's one run of this edition (tests/notebooks/test_editions.py reads the same run)
     # pods up, route, breaker applied, trips, 503s explained, cleaned up
-    assert len(checks) >= 6, f"expected every check cell to render, got {len(checks)}"
-    failed = [html for ok, html in checks if not ok]
-    assert not failed, failed
-    from lablib.viz.checks import lab_processes
-
-    assert lab_processes(marker=marker) == {}, "the notebook's cleanup left processes running"
+    assert_ran_clean(lab_run("01", lang), checks=6)

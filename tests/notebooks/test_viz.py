@@ -1,4 +1,5 @@
-"""lablib.viz without Envoy: runs, plots, checks, tables, explanations, knobs and the explorer's wiring."""
+"""The notebook kit and lab 01's package without Envoy: runs, plots, checks, tables, explanations, knobs
+and the explorer's wiring."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import plotly.graph_objects as go
 import pytest
 import yaml
 
-from lablib.viz import book, checks, explain, knobs, plots, runs, tables, theory_view
-from lablib.viz.widgets import BreakerExplorer
+from lablib.labs.circuit_breaking import explain, knobs
+from lablib.labs.circuit_breaking.explorer import BreakerExplorer
+from lablib.notebook import book, checks, plots, runs, tables, theory_view
 
 from .conftest import make_result, point
 
@@ -367,7 +369,7 @@ def test_limits_from_the_book_files_and_from_knobs():
         [*files, REPO / "manifests/istio/resilience/destination-rule-go-cb.yaml"]
     )
     assert math.isinf(theory_view.theoretical_limit(seed))
-    theory_for = theory_view.knob_theory(files, sim_repeats=0)
+    theory_for = knobs.knob_theory(files, sim_repeats=0)
     assert theory_for(knobs.BreakerKnobs(http1_max_pending_requests=5)).limit == 15
     assert theory_for(knobs.BreakerKnobs(max_connections=4, http1_max_pending_requests=5)).limit == 9
 

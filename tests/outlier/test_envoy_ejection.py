@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from lablib.outlier import LAB, SEED, Fault, checks, experiment, stop_after
+from lablib.labs.outlier_detection import LAB, SEED, Fault, checks, experiment, stop_after
 
 pytestmark = pytest.mark.envoy
 

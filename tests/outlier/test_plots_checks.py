@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lablib.outlier import checks
-from lablib.outlier.plots import timeline_figure
-from lablib.outlier.timeline import CodeSample, HostSample, Mark, StatSample, Timeline
+from lablib.labs.outlier_detection import checks
+from lablib.labs.outlier_detection.plots import timeline_figure
+from lablib.labs.outlier_detection.timeline import CodeSample, HostSample, Mark, StatSample, Timeline
 
 C = "outbound|80||service-go.default.svc.cluster.local"
 A, B = "127.0.0.1:1001", "127.0.0.1:1002"
@@ -103,7 +103,7 @@ def test_retries_hide_503_but_not_500():
 
 
 def test_longest_failure_run_matches_service_go_fault_pattern():
-    from lablib.outlier.widgets import longest_failure_run
+    from lablib.labs.outlier_detection.widgets import longest_failure_run
     from lablib.service_go import Fault
 
     for fraction in (0.0, 0.25, 0.5, 0.6, 0.75, 0.8, 0.9, 0.95):
@@ -117,7 +117,7 @@ def test_longest_failure_run_matches_service_go_fault_pattern():
 
 
 def test_explorer_builds_rule_and_faults_from_sliders(tmp_path):
-    from lablib.outlier.widgets import Explorer
+    from lablib.labs.outlier_detection.widgets import Explorer
 
     ex = Explorer(object(), rule_path=tmp_path / "dr.yaml", fraction=0.75, consecutive=4, base_ejection_s=7,
                   max_ejection_percent=50, both_fail=True, code=500)
@@ -139,3 +139,23 @@ def test_chinese_figure_and_checks_say_the_same_as_the_english():
         assert checks.returned_after(tl, 3, 1, lang=lang).ok
         assert not checks.ejection_grows(tl, 2, lang=lang).ok
     assert "驱逐" in checks.ejected_after(tl, 3, lang="zh").title
+
+
+def test_max_ejection_refused_needs_nobody_out_and_a_refusal():
+    refused = {"outlier_detection.ejections_overflow": [0, 2, 5, 9]}
+    assert checks.max_ejection_refused(_tl("1111", "1111", stats=refused), 2, 10).ok
+    assert not checks.max_ejection_refused(_tl("1100", "1111", stats=refused), 2, 10).ok  # one went out
+    assert not checks.max_ejection_refused(_tl("1111", "1111"), 2, 10).ok  # nothing detected: no fault?
+
+
+def test_explorer_reaches_the_default_max_ejection_percent(tmp_path):
+    from lablib.labs.outlier_detection.widgets import UNSET, Explorer
+
+    ex = Explorer(object(), rule_path=tmp_path / "dr.yaml", max_ejection_percent=None)
+    assert ex.max_ejection.value == UNSET and ex.settings().max_ejection_percent is None
+    assert "maxEjectionPercent" not in ex.settings().istio_fields()
+    assert ex.allowed_out() == 0  # 100 x 1 / 2 > 10: neither host may go
+    assert [c.title for c in ex.checks(_tl("1111", "1111"))] == [
+        checks.max_ejection_refused(_tl("1111", "1111"), 2, 10).title]
+    ex.max_ejection.value = 50
+    assert ex.allowed_out() == 1 and ex.settings().max_ejection_percent == 50

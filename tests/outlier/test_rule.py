@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from lablib.outlier.rule import (
+from lablib.labs.outlier_detection.rule import (
     LAB,
     SEED,
     OutlierSettings,
@@ -55,6 +55,9 @@ def test_bad_slider_values_are_rejected_with_the_field_name(bad, says):
 
 def test_seconds():
     assert seconds("3m") == 180 and seconds("1s") == 1 and seconds("500ms") == 0.5 and seconds(2) == 2.0
+    # read as Istio reads them (lablib/_duration.py): compound durations and proto3 JSON too
+    assert seconds("1m30s") == 90 and seconds("1.5s") == 1.5 and seconds("0.500s") == 0.5
+    assert OutlierSettings(base_ejection_time="1m30s").base_ejection_time_s == 90
 
 
 def test_write_rule_round_trips_and_validates(tmp_path):
@@ -67,7 +70,7 @@ def test_write_rule_round_trips_and_validates(tmp_path):
 
 
 def test_mapping_table_shows_the_seed_field_ignored_next_to_the_lab_value():
-    from lablib.outlier.tables import mapping_table
+    from lablib.labs.outlier_detection.tables import mapping_table
 
     table = mapping_table(SEED, LAB)
     rows = {r[0]: r for r in table.rows}
@@ -78,8 +81,8 @@ def test_mapping_table_shows_the_seed_field_ignored_next_to_the_lab_value():
 
 
 def test_event_table_lists_ejection_with_errors_and_return_with_time_out():
-    from lablib.outlier.tables import event_table
-    from lablib.outlier.timeline import HostSample, Timeline
+    from lablib.labs.outlier_detection.tables import event_table
+    from lablib.labs.outlier_detection.timeline import HostSample, Timeline
 
     c, a = "outbound|80||service-go.default.svc.cluster.local", "127.0.0.1:1001"
     states, errors = "1100000111", [0, 2, 3, 3, 3, 3, 3, 3, 3, 3]
@@ -97,8 +100,8 @@ GATEWAY_ONLY = LAB.replace(consecutive_5xx_errors=0, consecutive_gateway_errors=
 
 @pytest.mark.parametrize("settings", [SEED, LAB, GATEWAY_ONLY])
 def test_what_envoy_gets_is_what_the_translator_writes_into_the_cluster(settings):
+    from lablib.labs.outlier_detection.observer import DEFAULT_CLUSTER
     from lablib.manifests import load_file
-    from lablib.outlier.observer import DEFAULT_CLUSTER
     from lablib.translate import translate
 
     service = load_file("manifests/service/go/service-go.yaml")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from lablib.outlier.timeline import CodeSample, HostSample, StatSample, Timeline, events_from_samples
+from lablib.labs.outlier_detection.timeline import (
+    CodeSample,
+    HostSample,
+    StatSample,
+    Timeline,
+    events_from_samples,
+)
 
 C = "outbound|80||service-go.default.svc.cluster.local"
 A, B = "127.0.0.1:1001", "127.0.0.1:1002"

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from lablib._exceptions import LabError
-from lablib.client_cpu import pinned
-from lablib.presets import PRESETS, preset
-from lablib.reproduce import (
+from lablib.labs.reproducing_published_runs.client_cpu import pinned
+from lablib.labs.reproducing_published_runs.presets import PRESETS, preset
+from lablib.labs.reproducing_published_runs.reproduce import (
     Replay,
     comparison,
     measured,

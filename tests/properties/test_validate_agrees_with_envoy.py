@@ -94,7 +94,10 @@ OUTLIER = _block(
     minHealthPercent=PERCENT_INT,
 )
 TABLE_SIZES = st.sampled_from([0, 1, 1024, 65537, 65536, 5000011, 5000012, 8388608, 8388609, 2**64 - 1])
-SIMPLE = _often(st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "UNSPECIFIED"]), st.just("round"))
+SIMPLE = _often(
+    st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "UNSPECIFIED"]),
+    st.sampled_from(["round", "PASSTHROUGH"]),  # PASSTHROUGH: valid Istio, not in the lab
+)
 CONSISTENT_HASH = st.one_of(
     st.fixed_dictionaries({"ringHash": _block(minimumRingSize=TABLE_SIZES)}),
     st.fixed_dictionaries({"maglev": _block(tableSize=TABLE_SIZES)}),
@@ -108,15 +111,22 @@ RETRY_BUDGET = _block(
     ),
     minRetryConcurrency=COUNT,
 )
+# SIMPLE and MUTUAL are valid Istio the lab cannot run; translate() ignores tls without mTLS, but must not
+# be handed them.
+TLS = _block(mode=_often(st.sampled_from(["DISABLE", "ISTIO_MUTUAL"]), st.sampled_from(["SIMPLE", "MUTUAL"])))
 POLICY_BLOCKS = {
     "connectionPool": CONNECTION_POOL,
     "outlierDetection": OUTLIER,
     "loadBalancer": LOAD_BALANCER,
     "retryBudget": RETRY_BUDGET,
+    "tls": TLS,
 }
 PORT_POLICY = st.fixed_dictionaries(
-    {"port": st.fixed_dictionaries({"number": _often(st.just(80), st.sampled_from([0, 65536, "80"]))})},
-    optional={k: v for k, v in POLICY_BLOCKS.items() if k != "retryBudget"},
+    {},
+    optional={
+        "port": st.fixed_dictionaries({"number": _often(st.just(80), st.sampled_from([0, 65536, "80"]))}),
+        **{k: v for k, v in POLICY_BLOCKS.items() if k != "retryBudget"},
+    },
 )
 POLICY = _block(**POLICY_BLOCKS, portLevelSettings=st.lists(PORT_POLICY, max_size=2))
 SUBSET = st.fixed_dictionaries(
@@ -133,7 +143,7 @@ DR_SPEC = st.fixed_dictionaries(
 DESTINATION = st.fixed_dictionaries(
     {
         "destination": st.fixed_dictionaries(
-            {"host": st.just("service-go")},
+            {"host": _often(st.just("service-go"), st.just(""))},
             optional={"subset": st.sampled_from(["v1", "v2"]), "port": st.just({"number": 80})},
         )
     },
@@ -164,11 +174,20 @@ HTTP_ROUTE = st.fixed_dictionaries(
         ),
         "fault": _block(
             abort=st.fixed_dictionaries(
-                {"httpStatus": _often(st.sampled_from([500, 503]), st.sampled_from([0, 99, 600, 2**31]))},
-                optional={"percentage": PERCENTAGE},
+                {},
+                optional={
+                    "httpStatus": _often(st.sampled_from([500, 503]), st.sampled_from([0, 99, 600, 2**31])),
+                    "grpcStatus": st.just("UNAVAILABLE"),  # valid Istio, not in the lab
+                    "http2Error": st.just("REFUSED_STREAM"),  # refused by Istio
+                    "percentage": PERCENTAGE,
+                },
             ),
-            delay=st.fixed_dictionaries({"fixedDelay": DURATION}, optional={"percentage": PERCENTAGE}),
+            delay=st.fixed_dictionaries(
+                {},
+                optional={"fixedDelay": DURATION, "exponentialDelay": DURATION, "percentage": PERCENTAGE},
+            ),
         ),
+        "redirect": st.just({"uri": "/status"}),  # valid Istio, not in the lab
     },
 )
 VS_SPEC = st.fixed_dictionaries(

@@ -76,9 +76,9 @@ def test_fault_knobs_at_start_and_at_runtime(server):
     port = server("--service-time-ms", "0", "--fault-code", "500", "--fault-fraction", "0.5")
     assert [request(port)[0] for _ in range(4)] == [200, 500, 200, 500]
     status, _, body = request(port, "POST", "/fault", b'{"code": 503, "fraction": 1.0}')
-    assert status == 200 and json.loads(body) == {"code": 503, "fraction": 1.0}
+    assert status == 200 and json.loads(body) == {"code": 503, "fraction": 1.0, "delay_ms": 0.0}
     assert {request(port)[0] for _ in range(5)} == {503}
-    assert json.loads(request(port, path="/fault")[2]) == {"code": 503, "fraction": 1.0}
+    assert json.loads(request(port, path="/fault")[2]) == {"code": 503, "fraction": 1.0, "delay_ms": 0.0}
     assert request(port, "POST", "/fault", b'{"code": 503, "fraction": 0}')[0] == 200
     assert {request(port)[0] for _ in range(5)} == {200}
     bad = request(port, "POST", "/fault", b'{"code": 503, "fraction": 7}')

@@ -1,4 +1,4 @@
-"""The environment factors of lablib.presets in the theory: the mTLS handshake and the worker count change
+"""The environment factors of lab 04's presets in the theory: the mTLS handshake and the worker count change
 the simulated 503 share of the Istio task's rule the way real Envoy does (tests/mesh/test_fidelity.py)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from lablib.presets import preset
+from lablib.labs.reproducing_published_runs.presets import preset
 from lablib.theory import ClusterLimits, simulate
 
 TASK = "outbound|80||service-go.default.svc.cluster.local"

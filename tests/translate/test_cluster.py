@@ -59,7 +59,7 @@ def test_the_seed_rule_gives_the_reference_cluster_for_subset_v1() -> None:
         "/namespaces/default/destination-rule/service-go"
     )
     assert [c["name"] for c in config.outbound_clusters] == [DEFAULT, V1, V2]
-    assert any("consecutiveErrors" in w for w in config.warnings)
+    assert config.warnings == []  # consecutiveErrors: the validator warns (load), the translation does not
 
 
 def test_the_istio_task_rule_limits_one_connection_and_one_pending_request() -> None:
@@ -242,7 +242,7 @@ def test_a_later_object_with_the_same_name_replaces_the_earlier_like_kubectl_app
     assert [c["name"] for c in config.outbound_clusters] == [DEFAULT, V1]
 
 
-def test_two_rules_for_one_host_use_the_first_and_say_so() -> None:
+def test_two_rules_for_one_host_use_the_first() -> None:
     first = dr(
         {"host": "service-go", "trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 3}}}}, "a"
     )
@@ -251,10 +251,10 @@ def test_two_rules_for_one_host_use_the_first_and_say_so() -> None:
     )
     config = translate([SERVICE, first, second], seed_endpoints())
     assert config.cluster(DEFAULT)["circuit_breakers"]["thresholds"][0]["max_connections"] == 3
-    assert any("2 DestinationRules" in w for w in config.warnings)
+    assert config.warnings == []  # the validator warns (manifests.checks.two_rules), once
 
 
-def test_a_rule_for_an_unknown_host_is_reported() -> None:
+def test_a_rule_for_an_unknown_host_changes_nothing() -> None:
     config = translate([SERVICE, dr({"host": "service-go.default"})], seed_endpoints())
     assert config.cluster(DEFAULT)["circuit_breakers"]["thresholds"][0]["max_connections"] == MAX_UINT32
-    assert any("matches no Service" in w for w in config.warnings)
+    assert config.warnings == []  # the validator warns (manifests.checks.unknown_host), once

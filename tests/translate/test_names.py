@@ -1,11 +1,10 @@
-"""Istio's names: FQDNs, cluster names, virtual host domains."""
+"""Istio's names: FQDNs, cluster names, virtual host domains (durations: tests/test_duration.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from lablib.translate import build_inbound_key, build_subset_key, fqdn, parse_subset_key
-from lablib.translate._duration import to_duration
 from lablib.translate.names import virtual_host_domains
 
 
@@ -89,26 +88,3 @@ def test_virtual_host_domains_add_the_port_to_each_name() -> None:
 
 def test_the_bare_short_name_is_only_for_clients_in_the_same_namespace() -> None:
     assert "service-go" not in virtual_host_domains("service-go", "lab", 80, proxy_namespace="default")
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("3s", "3s"),
-        ("3m", "180s"),
-        ("1h", "3600s"),
-        ("30ms", "0.030s"),
-        ("1.5s", "1.500s"),
-        ("1m30s", "90s"),
-        ("250us", "0.000250s"),
-        (2, "2s"),
-    ],
-)
-def test_durations_become_proto3_json(text: object, expected: str) -> None:
-    assert to_duration(text) == expected
-
-
-@pytest.mark.parametrize("text", ["3", "3 seconds", "", "-1s", "s"])
-def test_bad_durations_are_rejected(text: str) -> None:
-    with pytest.raises(ValueError):
-        to_duration(text)

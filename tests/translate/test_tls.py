@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from translate_helpers import SERVICE, dr, load, seed_endpoints
+from translate_helpers import SERVICE, dr, seed_endpoints
 
-from lablib._exceptions import ManifestError
 from lablib.translate import Endpoint, MeshTls, build_inbound_tls, file_secrets, translate
 from lablib.translate.tls import ALL_ISTIO_MTLS_ALPNS
 
@@ -199,14 +198,6 @@ def test_without_mtls_the_translation_is_plaintext_and_ignores_tls_blocks() -> N
         )
 
 
-@pytest.mark.parametrize("mode", ["SIMPLE", "MUTUAL", "BOGUS"])
-def test_tls_modes_the_lab_cannot_run_are_positioned_errors(mode: str) -> None:
-    with pytest.raises(ManifestError) as info:
-        clusters(subsets=[{**SUBSETS[0], "trafficPolicy": {"tls": {"mode": mode}}}])
-    assert info.value.path == "spec.subsets[0].trafficPolicy.tls.mode"
-    assert mode in str(info.value)
-
-
 def test_strict_inbound_requires_and_verifies_the_client_certificate() -> None:
     (chain,) = build_inbound_tls(SECRETS, mode="STRICT")
     assert chain["filter_chain_match"] == {"transport_protocol": "tls"}
@@ -230,23 +221,3 @@ def test_permissive_inbound_matches_istio_alpn_for_mtls_and_keeps_plaintext() ->
     assert build_inbound_tls(SECRETS, mode="DISABLE") == [plaintext]
     with pytest.raises(ValueError, match="STRICT, PERMISSIVE or DISABLE"):
         build_inbound_tls(SECRETS, mode="strict")
-
-
-def test_a_tls_mode_error_points_at_the_file_and_line(tmp_path: Any) -> None:
-    path = tmp_path / "dr.yaml"
-    path.write_text(
-        "apiVersion: networking.istio.io/v1\n"
-        "kind: DestinationRule\n"
-        "metadata:\n"
-        "  name: service-go\n"
-        "spec:\n"
-        "  host: service-go\n"
-        "  trafficPolicy:\n"
-        "    tls:\n"
-        "      mode: SIMPLE\n"
-    )
-    with pytest.raises(ManifestError) as info:
-        translate([SERVICE, *load(path)], seed_endpoints(), mtls=MESH_TLS)
-    assert info.value.file is not None and info.value.file.endswith("dr.yaml")
-    assert info.value.line == 9
-    assert "use ISTIO_MUTUAL, DISABLE" in str(info.value)

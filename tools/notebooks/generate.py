@@ -33,10 +33,13 @@ import jupytext
 import nbformat
 
 from lablib._exceptions import LabError
+from lablib.labs import LABS as LAB_TABLE
 
 HERE = Path(__file__).resolve().parent
 LABS = HERE.parents[1] / "labs"
 
+#: the labs to generate (one row each in lablib.labs.LABS: notebook, source, package, CI parameters)
+TABLE = LAB_TABLE
 #: the editions: language -> folder of its notebooks; "en" is the language the sources' own cells are in
 EDITIONS = {"en": LABS, "zh": LABS / "zh"}
 #: the characters a translation must contain (a cell without them is a copy of the English, not Chinese)
@@ -44,6 +47,15 @@ SCRIPTS = {"zh": re.compile(r"[\u3400-\u9fff]")}
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 #: the cell options a source may set (jupytext reads them into the cell's metadata)
 OPTIONS = ("id", "tags", "lang")
+#: nbgrader's cell metadata (schema 3) for the exercises' cells, by tag: the answer a student writes
+#: ("solution") and the cell that grades it ("grade", autograded: it raises in nbgrader's runs when the answer
+#: fails). The grade_id is the cell's id.
+NBGRADER = {
+    "nbgrader-answer": {"grade": False, "locked": False, "schema_version": 3, "solution": True,
+                        "task": False},
+    "nbgrader-check": {"grade": True, "locked": True, "points": 1, "schema_version": 3, "solution": False,
+                       "task": False},
+}
 
 _MARKER = re.compile(r"^# %%")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # nbformat 4.5's cell id
@@ -115,17 +127,22 @@ def slug(heading: str) -> str:
 
 
 def sources() -> list[Path]:
-    """Every lab source beside this file (``lab01.py``, ``lab02.py``, …), in order."""
-    return sorted(HERE.glob("lab[0-9][0-9].py"))
+    """Every lab's source beside this file (``lab01.py``, …), in the order of the table of the labs."""
+    return [HERE / Path(info.source).name for info in TABLE]
 
 
 def notebook_name(path: Path) -> str:
-    """The notebook a source makes, from its first line ``# Source of labs/<name>.ipynb``."""
+    """The notebook a source makes, from its first line ``# Source of labs/<name>.ipynb``; it must be the
+    notebook the table of the labs gives that source."""
     first = path.read_text(encoding="utf-8").split("\n", 1)[0]
     m = _SOURCE_OF.match(first)
     if not m:
         raise NotebookSourceError(path, 1, "the first line does not name the notebook",
                                   "start the file with: # Source of labs/NN-topic.ipynb")
+    listed = next((info.notebook for info in TABLE if Path(info.source).name == path.name), m.group(1))
+    if m.group(1) != listed:
+        raise NotebookSourceError(path, 1, f"the source names labs/{m.group(1)}, the table of the labs "
+                                  f"(lablib/labs/__init__.py) labs/{listed}", "make them the same")
     return m.group(1)
 
 
@@ -228,6 +245,8 @@ def build(path: Path, lang: str = "en") -> nbformat.NotebookNode:
         made.id = cell.id
         if cell.tags:
             made.metadata["tags"] = cell.tags
+        for tag in (t for t in cell.tags if t in NBGRADER):
+            made.metadata["nbgrader"] = {**NBGRADER[tag], "grade_id": cell.id}
         nb.cells.append(made)
     nbformat.validate(nb)
     return nb

@@ -1,5 +1,5 @@
 """Executing plans: CLI tools as subprocesses, and commands in pod containers through the API's exec
-stream."""
+stream; what fortio's exec printed, as a ``FortioResult``."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lablib._exceptions import FortioError
 from lablib.i18n import Msg
 
 if TYPE_CHECKING:
     from lablib.backends.kind._plan import ExecRequest
+    from lablib.fortio.result import FortioResult
 
-__all__ = ["ExecResult", "run_cli", "run_exec"]
+__all__ = ["ExecResult", "curl_result", "fortio_output", "run_cli", "run_exec"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +109,32 @@ def run_exec(core: Any, req: ExecRequest, *, timeout: float,
     finally:
         resp.close()
     return ExecResult(stdout="".join(out), stderr="".join(err), returncode=int(code or 0))
+
+
+def fortio_output(command: list[str], result: ExecResult) -> FortioResult:
+    """What ``fortio(…)`` returns for one exec: the parsed ``-json -`` result (stdout), a one-call result
+    for a ``-curl`` run (the response text in ``raw["curl"]``), or a FortioError quoting the end of fortio's
+    stderr when it failed."""
+    if result.returncode != 0 or not result.stdout.strip():
+        tail = "\n".join(result.stderr.strip().splitlines()[-10:]) or Msg("kind.backend.no_output")
+        raise FortioError(Msg("kind.backend.fortio_failed", command=" ".join(command), code=result.returncode,
+                              tail=tail))
+    if "-json" not in command:
+        return curl_result(command[-1], result.stdout)
+    from lablib.fortio import read_result
+
+    return read_result(result.stdout)
+
+
+def curl_result(url: str, text: str) -> FortioResult:
+    """``fortio load -curl``'s output (status line, headers, body) as a one-call FortioResult."""
+    import re
+
+    from lablib.fortio.result import FortioResult
+
+    status = re.search(r"^HTTP/\S+ (\d{3})", text, re.M)
+    code = int(status.group(1)) if status else -1
+    return FortioResult(codes={code: 1}, count=1, num_threads=1, qps=0.0, requested_qps=0.0, duration_s=0.0,
+                        avg_s=0.0, min_s=0.0, max_s=0.0, stddev_s=0.0, percentiles={}, sockets=1,
+                        sockets_per_thread=[1], histogram=None, errors_histogram=None, url=url, labels="",
+                        version="", source="fortio-curl", raw={"curl": text}, exactly=1)

@@ -1,8 +1,8 @@
 """PURE: what the cluster backend would send, computed without a cluster.
 
 Every request the backend makes is first built here as plain data (server-side-apply bodies, delete targets,
-exec commands, CLI argv), so tests can assert on exactly what would go over the wire; ``_backend.py`` only
-executes these plans. Names follow kubectl/istioctl/fortio/Envoy.
+exec commands, CLI argv), so tests can assert on exactly what would go over the wire; ``backend.py``,
+``_cluster.py`` and ``_api.py`` only execute these plans. Names follow kubectl/istioctl/fortio/Envoy.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from lablib.i18n import Msg
 
 __all__ = [
     "CLEANUP_KINDS",
-    "CONFIG_DUMP_RESOURCES",
     "FIELD_MANAGER",
     "LAB_LABEL",
     "PROTECTED_NAMESPACES",
@@ -32,7 +31,6 @@ __all__ = [
     "check_lab_name",
     "cleanup_kinds",
     "cleanup_selector",
-    "config_dump_resource",
     "docker_build_command",
     "fault_command",
     "fortio_command",
@@ -416,12 +414,16 @@ _FAULT_SCRIPT = ("import sys, urllib.request as u; "
                  "print(r.read().decode())")
 
 
-def fault_command(code: int, fraction: float, *, port: int = 80) -> list[str]:
+def fault_command(code: int, fraction: float, delay_ms: float = 0.0, *, seed: int | None = None,
+                  port: int = 80) -> list[str]:
     """service-go's ``POST /fault`` from inside its own container (it takes the knob only from loopback),
     with the image's Python: ``kubectl exec POD -c service-go -- python -c … http://127.0.0.1/fault BODY``."""
     import json
 
-    body = json.dumps({"code": int(code), "fraction": float(fraction)})
+    fault: dict[str, Any] = {"code": int(code), "fraction": float(fraction), "delay_ms": float(delay_ms)}
+    if seed is not None:
+        fault["seed"] = int(seed)
+    body = json.dumps(fault)
     return ["python", "-c", _FAULT_SCRIPT, f"http://127.0.0.1:{port}/fault", body]
 
 
@@ -445,20 +447,6 @@ def pods_of_target(pods: Iterable[Mapping[str, Any]], target: str) -> list[str]:
         if name == target or rs in owners:
             out.append(name)
     return sorted(out)
-
-
-#: ``proxy_config(what)`` -> (Envoy ``config_dump?resource=``, the key of each item), as istioctl names them.
-CONFIG_DUMP_RESOURCES = {"cluster": ("dynamic_active_clusters", "cluster"),
-                         "route": ("dynamic_route_configs", "route_config"),
-                         "listener": ("dynamic_listeners", "listener")}
-
-
-def config_dump_resource(what: str) -> tuple[str, str]:
-    """The ``config_dump`` resource for ``istioctl proxy-config WHAT`` (cluster, route, listener)."""
-    key = what.rstrip("s")
-    if key not in CONFIG_DUMP_RESOURCES:
-        raise LabError(Msg("kind.plan.proxy_config_what", what=what, choices=list(CONFIG_DUMP_RESOURCES)))
-    return CONFIG_DUMP_RESOURCES[key]
 
 
 def is_client_pod(pod: str) -> bool:

@@ -3,10 +3,10 @@ terms (``FILE:LINE: Kind/name: field``) rather than Envoy's.
 
 Istio's names carry their origin: ``outbound|80|v1|service-go.default.svc.cluster.local`` is subset ``v1`` of
 the DestinationRule for host ``service-go`` (or, without one, the Service); ``inbound|80||`` on a pod is the
-DestinationRule's connectionPool applied server-side; route ``"80"`` is the VirtualServices (or Services) of
-port 80; a pod's listener comes from the workload that made the pod. When the object was applied before, the
-fields this apply changed under that place are named (``…connectionPool.tcp.maxConnections``), since the
-previous value ran.
+DestinationRule's connectionPool applied server-side (or the Sidecar's pool that replaces it); route ``"80"``
+is the VirtualServices (or Services) of port 80; a pod's listener comes from the workload that made the pod.
+When the object was applied before, the fields this apply changed under that place are named
+(``…connectionPool.tcp.maxConnections``), since the previous value ran.
 """
 
 from __future__ import annotations
@@ -65,12 +65,22 @@ def _selects(service: Manifest, labels: Mapping[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def _sidecar_selects(sidecar: Manifest, pod: PodState) -> bool:
+    """Whether a Sidecar may configure ``pod``'s inbound side (its selector's labels, or none: everyone)."""
+    selector = sidecar.spec.get("workloadSelector")
+    labels = selector.get("labels") if isinstance(selector, dict) else None
+    return not labels or all(pod.labels.get(k) == v for k, v in labels.items())
+
+
 def _cluster(name: str, objects: Sequence[Manifest], pod: PodState | None, previous: _Previous) -> list[str]:
     direction, _port, subset, host = [*name.split("|"), "", "", "", ""][:4]
     if direction == "inbound" and pod is not None:
         services = [s.name for s in _by_kind(objects, "Service") if _selects(s, pod.labels)]
         rules = [d for d in _by_kind(objects, "DestinationRule") if _host(d) in services]
         found = [w for d in rules for w in _where(d, "spec.trafficPolicy.connectionPool", previous)]
+        found += [w for sc in _by_kind(objects, "Sidecar") if _sidecar_selects(sc, pod)
+                  for path in ("spec.inboundConnectionPool", "spec.ingress") if sc.spec.get(path[5:])
+                  for w in _where(sc, path, previous)]
         return found or _workload(objects, pod, previous)
     rules = [d for d in _by_kind(objects, "DestinationRule") if _host(d) == _short(host)]
     found = []

@@ -26,7 +26,7 @@ from lablib.translate import Endpoint, MeshConfig, translate
 from lablib.translate.proxy_config import sidecar_workers
 
 __all__ = ["CLIENT", "PodPlan", "SidecarFiles", "SyncPlan", "client_files", "desired", "endpoints_of",
-           "is_client_pod", "mesh_config", "plan_pods", "plan_sync", "pod_files",
+           "is_client_pod", "mesh_config", "plan_pods", "plan_sync", "pod_files", "rds_file",
            "workers_by_owner"]
 
 #: The fortio pod's sidecar: the lab's client, always running.
@@ -71,7 +71,7 @@ def _template_pod(t: Any, port: int, app_port: int, workers: int | None = None) 
     return PodState(name=t.name, namespace=t.namespace, labels=dict(t.labels), owner=t.owner,
                     image=t.image or "", container_port=t.container_port or 80, port=port, app_port=app_port,
                     service_account=getattr(t, "service_account", "default"), client=_is_client(t),
-                    workers=workers)
+                    workers=workers, args=list(getattr(t, "args", ())))
 
 
 def workers_by_owner(objects: Sequence[Mapping[str, Any]]) -> dict[str, int | None]:
@@ -98,7 +98,8 @@ def workers_by_owner(objects: Sequence[Mapping[str, Any]]) -> dict[str, int | No
 def _same(t: Any, pod: PodState) -> bool:
     return (dict(t.labels) == pod.labels and (t.image or "") == pod.image
             and (t.container_port or 80) == pod.container_port
-            and getattr(t, "service_account", "default") == pod.service_account)
+            and getattr(t, "service_account", "default") == pod.service_account
+            and list(getattr(t, "args", ())) == pod.args)
 
 
 def plan_pods(current: Mapping[str, PodState], templates: Sequence[Any], ports: Iterator[int], *,
@@ -140,7 +141,8 @@ def mesh_config(objects: Sequence[Mapping[str, Any]], pods: Mapping[str, PodStat
 
 @dataclass(frozen=True)
 class SidecarFiles:
-    """What one sidecar should run: (type, file, resources) in push order CDS, RDS, LDS."""
+    """What one sidecar should run: (type, file, resources) in push order CDS, RDS (a file per route
+    configuration), LDS."""
 
     sidecar: str  #: ``CLIENT`` or a pod name
     files: list[tuple[str, Path, list[JSONDict]]]
@@ -157,14 +159,21 @@ def access_log_of(client_log: Path, sidecar: str) -> Path:
     return client_log if sidecar == CLIENT else client_log.with_name(f"{sidecar}-sidecar-access.log")
 
 
+def rds_file(rds: Path, port: str) -> Path:
+    """The file of route configuration ``port`` (``client-rds-80.json``): Envoy's file-based RDS takes exactly
+    one resource per file, so each service port (80, 8079, …) has its own."""
+    return rds.with_name(f"{rds.stem}-{port}{rds.suffix}")
+
+
 def _outbound(mesh: MeshConfig, files: Mapping[str, Path], listeners: Mapping[str, int],
               access_log: Path, reuse_port: bool = True) -> list[tuple[str, Path, list[JSONDict]]]:
-    """A client sidecar's CDS, RDS and LDS: what istiod pushes to every pod of the mesh for its outbound."""
-    return [(CLUSTER_TYPE, files["cds"], mesh.outbound_clusters),
-            (ROUTE_TYPE, files["rds"], mesh.outbound_routes),
+    """A client sidecar's CDS, RDS (one file per route configuration) and LDS: what istiod pushes to every
+    pod of the mesh for its outbound."""
+    routes = [(ROUTE_TYPE, rds_file(files["rds"], str(r["name"])), [r]) for r in mesh.outbound_routes]
+    return [(CLUSTER_TYPE, files["cds"], mesh.outbound_clusters), *routes,
             (LISTENER_TYPE, files["lds"], _render.client_listeners(
-                dict(listeners), rds_path=str(files["rds"]), access_log_path=str(access_log),
-                reuse_port=reuse_port))]
+                dict(listeners), rds_paths={p: str(rds_file(files["rds"], p)) for p in listeners},
+                access_log_path=str(access_log), reuse_port=reuse_port))]
 
 
 def client_files(config: Path) -> dict[str, Path]:

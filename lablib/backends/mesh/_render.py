@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from lablib._types import JSONDict
 from lablib.envoy.access_log import file_access_log
 from lablib.envoy.bootstrap import http_listener
+from lablib.translate import defaults
 from lablib.translate.tls import TLS_INSPECTOR, SecretSource, build_inbound_tls
 
 __all__ = ["client_listeners", "inbound_clusters", "inbound_listener", "route_ports"]
@@ -26,15 +27,16 @@ def route_ports(routes: Iterable[JSONDict]) -> list[str]:
     return [str(r["name"]) for r in routes]
 
 
-def client_listeners(listener_ports: dict[str, int], *, rds_path: str,
+def client_listeners(listener_ports: dict[str, int], *, rds_paths: dict[str, str],
                      access_log_path: str, reuse_port: bool = True) -> list[JSONDict]:
-    """One outbound listener per service port: ``0.0.0.0_80`` on its local port, routes from RDS ``"80"``.
+    """One outbound listener per service port: ``0.0.0.0_80`` on its local port, routes from RDS ``"80"``
+    (read from ``rds_paths[port]``: Envoy's file-based RDS holds one route configuration per file).
 
     ``reuse_port=False`` sets ``enable_reuse_port: false``: one accept socket shared by the workers, as
     Envoy before 1.20 (Istio <= 1.11) had, instead of the kernel hashing each connection to one worker.
     """
     listeners = [http_listener(f"0.0.0.0_{port}", local, stat_prefix=f"outbound_0.0.0.0_{port}",
-                               route_config_name=port, rds_path=rds_path,
+                               route_config_name=port, rds_path=rds_paths[port],
                                access_log=[file_access_log(access_log_path)])
                  for port, local in sorted(listener_ports.items())]
     if not reuse_port:
@@ -56,11 +58,9 @@ def inbound_clusters(translated: list[JSONDict] | None, *, container_port: int,
     """
     clusters = copy.deepcopy(translated or [])
     if not clusters:
-        clusters = [{"name": _inbound_name(container_port), "type": "STATIC", "connect_timeout": "10s",
-                     "circuit_breakers": {"thresholds": [{"max_connections": 4294967295,
-                                                          "max_pending_requests": 4294967295,
-                                                          "max_requests": 4294967295,
-                                                          "max_retries": 4294967295}]}}]
+        clusters = [{"name": _inbound_name(container_port), "type": "STATIC",
+                     "connect_timeout": defaults.ISTIO_CONNECT_TIMEOUT,
+                     "circuit_breakers": {"thresholds": [defaults.circuit_breaker_thresholds()]}}]
     for c in clusters:
         # The app runs on its own port next to the sidecar; point every inbound cluster at it.
         c["type"] = "STATIC"
@@ -81,10 +81,15 @@ def inbound_listener(clusters: list[JSONDict], *, port: int, container_port: int
     names = [c["name"] for c in clusters]
     target = _inbound_name(container_port)
     cluster = target if target in names else names[0]
+    # BuildDefaultHTTPInboundRoute: no timeout, and (Istio >= 1.24) two retries of a request the app never
+    # saw; an overflow of the inbound breaker is never retried (Envoy retries no overflow).
+    action = {"cluster": cluster, "timeout": "0s",
+              "max_stream_duration": {"max_stream_duration": "0s", "grpc_timeout_header_max": "0s"},
+              "retry_policy": {"retry_on": defaults.ISTIO_INBOUND_RETRY_ON,
+                               "num_retries": defaults.ISTIO_INBOUND_NUM_RETRIES}}
     route_config = {"name": f"inbound|{container_port}||", "virtual_hosts": [{
         "name": f"inbound|http|{container_port}", "domains": ["*"],
-        "routes": [{"name": "default", "match": {"prefix": "/"},
-                    "route": {"cluster": cluster, "timeout": "0s"}}]}]}
+        "routes": [{"name": "default", "match": {"prefix": "/"}, "route": action}]}]}
     listener = http_listener(f"virtualInbound_{container_port}", port,
                              stat_prefix=f"inbound_0.0.0.0_{container_port}",
                              route_config=route_config)

@@ -61,6 +61,8 @@ class PodState:
     workers: int | None = None
     #: the pod's ``serviceAccountName``: its mTLS identity.
     service_account: str = "default"
+    #: its container's ``args`` (service-go's flags, e.g. ``--grpc``), appended to the app's command line.
+    args: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "procs"}

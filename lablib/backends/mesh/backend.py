@@ -6,17 +6,16 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
-import http.client
-import json
 import os
 import re
 import shlex
 import shutil
+import site
 import socket
-import sys
 import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,9 @@ from lablib._exceptions import (
     ParameterError,
 )
 from lablib._types import PathLike
-from lablib.backends.base import ClusterStats, HostStatus, ProgressCallback
-from lablib.backends.mesh import _blame, _health, _mtls, _plan
+from lablib.backends import config_view
+from lablib.backends.base import BackendBase, ClusterStats, HostStatus, ProgressCallback
+from lablib.backends.mesh import _blame, _health, _mtls, _plan, _service_go
 from lablib.backends.mesh._procs import (
     ProcRecord,
     die_with_parent,
@@ -42,19 +42,23 @@ from lablib.backends.mesh._procs import (
     stop_all,
 )
 from lablib.backends.mesh._state import LabState, PodState, StateDir
+from lablib.backends.mesh._timing import span
+from lablib.backends.run_log import RunLog
 from lablib.envoy import bootstrap, xds
 from lablib.envoy.access_log import ResponseRecord, parse_access_log
-from lablib.envoy.admin import AdminClient, UnixHTTPConnection, split_by_cluster
+from lablib.envoy.admin import AdminClient, split_by_cluster
 from lablib.envoy.explain import RunExplanation, counter_deltas, explain_run
-from lablib.envoy.process import admin_socket_name, log_tail, start_envoy, wait_ready
+from lablib.envoy.process import admin_socket_name, start_envoy, wait_ready
 from lablib.i18n import Joined, Msg
+from lablib.lab_defaults import PACKAGE_DIR, SERVICE_TIME_MS, WORKERS
+from lablib.mtls import LabCA
 
 __all__ = ["DEFAULT_SERVICE_TIME_MS", "DEFAULT_WORKERS", "MeshBackend", "Run"]
 
-#: Istio's sidecars run 2 worker threads by default (``proxy.istio.io/config concurrency``).
-DEFAULT_WORKERS = 2
-#: The book's runs averaged about 25 ms per call.
-DEFAULT_SERVICE_TIME_MS = 25.0
+#: The lab's defaults (``lablib.lab_defaults``): the sidecars' worker threads unless a pod's
+#: ``proxy.istio.io/config`` sets ``concurrency``, and service-go's time per call.
+DEFAULT_WORKERS = WORKERS
+DEFAULT_SERVICE_TIME_MS = SERVICE_TIME_MS
 _CLIENT = _plan.CLIENT
 #: How many times ports are picked again when one was taken between picking and binding.
 _PORT_ATTEMPTS = 3
@@ -96,20 +100,25 @@ def _sidecar_name(key: str) -> Msg:
 
 
 def _child_env() -> dict[str, str]:
-    """Children import lablib from where this process did, installed or not."""
+    """The environment of service-go's processes: they run in the lab's logs folder, yet must import this
+    lablib. A checkout's root goes first on PYTHONPATH; an installed lablib's folder is already on the
+    interpreter's own path (on PYTHONPATH, site-packages would come before the standard library)."""
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[3])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    root = PACKAGE_DIR.parent
+    installed = {Path(p).resolve() for p in (*site.getsitepackages(), site.getusersitepackages())}
+    if root not in installed:
+        env["PYTHONPATH"] = str(root) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
-class MeshBackend:
+class MeshBackend(BackendBase):
     """The embedded mesh: a client (fortio) sidecar, and per pod a service-go process behind its inbound
     sidecar.
 
     Args:
         name: the lab's name (one state dir per name under ``$LABLIB_HOME``).
-        workers: Envoy worker threads per sidecar (``--concurrency``), Istio's default is 2.
+        workers: Envoy worker threads per sidecar (``--concurrency``); Istio gives 2 to a sidecar with its
+            default 2-CPU limit (concurrency unset: the CPU limit, rounded up).
         service_time_ms: how long service-go spends on each ``GET /env``.
         persist: start a lab that outlives this process (until ``cleanup``), as the CLI does.
         attach_only: only attach to a running lab; raise ``LabNotRunning`` if there is none.
@@ -139,11 +148,12 @@ class MeshBackend:
         self.dir = StateDir(name, Path(home) if home is not None else None)
         self.owned = False
         self.closed = False
-        self.last_run: Run | None = None
-        self._runs: dict[int, tuple[Any, Run]] = {}
+        self._runs: RunLog[Run] = RunLog()
         #: our own children by pid: how they ended (exit code or signal) and reaping them.
         self._popens: dict[int, Any] = {}
         self._progress = progress
+        #: the lab's CA, once made or read (reading its RSA key back takes about 0.1 s: not once per apply).
+        self._ca: LabCA | None = None
         #: what the lab did on its own (e.g. recreated a dead pod), oldest first (``Msg``s: English as str).
         self.events: list[str] = []
         if attach_only and not self.dir.root.exists():
@@ -160,7 +170,8 @@ class MeshBackend:
                     raise LabNotRunning(Msg("mesh.not_running.stale", name=name, root=str(self.dir.root)))
                 self.attached = False
                 self.owned = not persist
-                self._start(workers, service_time_ms, progress, track_remaining, mtls, reuse_port)
+                with span("mesh.start"):
+                    self._start(workers, service_time_ms, progress, track_remaining, mtls, reuse_port)
         if self.owned:
             atexit.register(self.close)
 
@@ -181,9 +192,6 @@ class MeshBackend:
         if progress:
             progress(0, 2, Msg("mesh.progress.starting_client"))
         files = _plan.client_files(self.dir.config)
-        if mtls:  # the client's certificate exists before its first cluster asks for it
-            _mtls.issue_secrets(_mtls.create_ca(self.dir.root), self.dir.config, _CLIENT,
-                                namespace="default", service_account="default")
         for kind, type_url in (("cds", bootstrap.CLUSTER_TYPE), ("rds", bootstrap.ROUTE_TYPE),
                                ("lds", bootstrap.LISTENER_TYPE)):
             bootstrap.write_atomic(files[kind], bootstrap.discovery_response([], type_url, "0"))
@@ -196,6 +204,12 @@ class MeshBackend:
             self._popens[launch.pid] = launch.popen
             state.client_procs = [record_of(launch.popen, _CLIENT)]
             self.dir.write(state)
+            # The CA and the client's certificate (two RSA keys) are made while its Envoy boots: it boots on
+            # empty CDS/LDS, and its first cluster asks for the certificate at the first apply.
+            if mtls:
+                self._ca = _mtls.create_ca(self.dir.root)
+                _mtls.issue_secrets(self._ca, self.dir.config, _CLIENT,
+                                    namespace="default", service_account="default")
             wait_ready(launch, name=_sidecar_name(_CLIENT))
         except BaseException:
             self.dir.reap()
@@ -214,7 +228,7 @@ class MeshBackend:
 
     def cleanup(self) -> None:
         """Stop every process of the lab and remove its files (state, config, logs). Idempotent."""
-        with self.dir.locked():
+        with span("mesh.cleanup"), self.dir.locked():
             self.dir.reap()  # works on a damaged state too
             for p in self._popens.values():  # reap our children
                 with contextlib.suppress(Exception):
@@ -234,11 +248,10 @@ class MeshBackend:
             self.cleanup()
         self.closed = True
 
-    def __enter__(self) -> MeshBackend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    @property
+    def last_run(self) -> Run | None:
+        """The last ``fortio()`` run (what ``explain()`` explains by default)."""
+        return self._runs.last
 
     def __repr__(self) -> str:
         how = "owned" if self.owned else ("attached" if self.attached else "persistent")
@@ -272,7 +285,7 @@ class MeshBackend:
         from lablib.manifests import load_file
         from lablib.manifests.objects import as_manifest
 
-        with self.dir.locked():
+        with span("mesh.apply", file=Path(path).name), self.dir.locked():
             state = self._state()
             current = [as_manifest(o["body"], file=o.get("file", "<applied>")) for o in state.objects]
             new = load_file(path, context=current)
@@ -293,7 +306,7 @@ class MeshBackend:
         them. Pods found dead that stay are recreated, as ``apply`` does."""
         from lablib.manifests import load_file
 
-        with self.dir.locked():
+        with span("mesh.delete", file=Path(path).name), self.dir.locked():
             state = self._state()
             # Like kubectl delete: the file must parse, but what its objects refer to does not matter.
             gone = {(m.kind, m.namespace, m.name) for m in load_file(path, cross_checks=False)}
@@ -335,17 +348,21 @@ class MeshBackend:
                     self._say(progress, Msg("mesh.events.recreating", pod=name, why=why)
                               if name in plan.pods.start else Msg("mesh.events.deleted", pod=name, why=why))
             # Replaced and dead pods go first (their names and files are reused).
-            stop_all([r for p in plan.pods.stop if p.name in plan.pods.start for r in p.procs])
+            with span("mesh.stop", pods=[p.name for p in plan.pods.replaced]):
+                stop_all([r for p in plan.pods.replaced for r in p.procs])
             started = list(plan.pods.start.values())
             try:
-                self._start_pods(state, started, plan.sidecars, version, progress)
+                with span("mesh.start_pods", pods=[p.name for p in started]):
+                    self._start_pods(state, started, plan.sidecars, version, progress)
                 running = [self._sidecar_config(s) for s in plan.sidecars if s.sidecar not in plan.pods.start]
-                xds.push_all(running, [self._sidecar_config(s) for s in previous
-                                       if s.sidecar not in plan.pods.start],
-                             version=str(version), old_version=str(state.config_version))
-                for port in [*plan.client_listeners.values(),  # accepted is not yet bound: wait for it
-                             *(p for pod in plan.pods.pods.values() for p in pod.listeners.values())]:
-                    _wait_listening(port, what=Msg("mesh.wait.client_listener"))
+                with span("mesh.push", sidecars=len(running)):
+                    xds.push_all(running, [self._sidecar_config(s) for s in previous
+                                           if s.sidecar not in plan.pods.start],
+                                 version=str(version), old_version=str(state.config_version))
+                with span("mesh.listen"):
+                    for port in [*plan.client_listeners.values(),  # accepted is not yet bound: wait for it
+                                 *(p for pod in plan.pods.pods.values() for p in pod.listeners.values())]:
+                        _wait_listening(port, what=Msg("mesh.wait.client_listener"))
                 break
             except BaseException as exc:
                 stop_all([r for p in started for r in p.procs])
@@ -360,7 +377,8 @@ class MeshBackend:
                     raise self._rejection(exc, objects, manifests, plan, state) from None
                 raise
         removed = [p for p in plan.pods.stop if p.name not in plan.pods.start]
-        stop_all([r for p in removed for r in p.procs])
+        with span("mesh.stop", pods=[p.name for p in removed]):
+            stop_all([r for p in removed for r in p.procs])
         for p in removed:
             for f in self.dir.config.glob(f"pod-{p.name}-*"):
                 f.unlink(missing_ok=True)
@@ -434,41 +452,65 @@ class MeshBackend:
     def _start_pods(self, state: LabState, pods: list[PodState], sidecars: list[_plan.SidecarFiles],
                     version: int, progress: ProgressCallback | None) -> None:
         """Start each pod's app and sidecar (all at once) on its config from ``sidecars``, then wait for all
-        and confirm each sidecar runs that config at ``version``; record the processes as they start."""
+        and confirm each sidecar runs that config at ``version``; record the processes as they start.
+
+        The apps go first (a Python start is the slowest part of a pod) and every pod is waited for at the
+        same time, so starting several pods takes about as long as starting one."""
         if not pods:
             return
         files = {s.sidecar: s for s in sidecars}
         owned = state.owner is not None and state.owner.pid == os.getpid()
-        launches = []
-        ca = _mtls.load_ca(self.dir.root) if state.mtls else None
+        apps: dict[str, Any] = {}
         for pod in pods:
+            pod.procs = []
+            if not pod.client:  # a fortio pod is its sidecar only: its load runs in this process
+                app = spawn(_service_go.app_command(pod, service_time_ms=state.service_time_ms),
+                            log_path=_service_go.app_log(self.dir.logs, pod), cwd=self.dir.logs,
+                            launcher=die_with_parent() if owned else (), env=_child_env())
+                self._popens[app.pid] = app
+                pod.procs.append(record_of(app, "app"))
+                apps[pod.name] = app
+        if state.mtls and self._ca is None:
+            self._ca = _mtls.load_ca(self.dir.root)
+        ca = self._ca if state.mtls else None
+
+        def prepare(pod: PodState) -> None:
             if ca is not None:  # its identity, before its listener asks for it
                 _mtls.issue_secrets(ca, self.dir.config, pod.name, namespace=pod.namespace,
                                     service_account=pod.service_account)
             self._write_pod_config(pod, files[pod.name], version)
-            app = None
-            if not pod.client:  # a fortio pod is its sidecar only: its load runs in this process
-                app = spawn([sys.executable, "-m", "lablib.service_go", "--port", str(pod.app_port),
-                             "--version", pod.labels.get("version", "v1"), "--service-time-ms",
-                             str(state.service_time_ms), "--control-socket", _app_socket(pod).name],
-                            log_path=self.dir.logs / f"{pod.name}-app.log", cwd=self.dir.logs,
-                            launcher=die_with_parent() if owned else (), env=_child_env())
-                self._popens[app.pid] = app
-            pod.procs = [record_of(app, "app")] if app is not None else []
-            boot = _plan.pod_files(self.dir.config, pod.name)["bootstrap"]
-            launch = start_envoy(boot, workdir=self.dir.logs, name=f"{pod.name}-sidecar",
-                                 workers=pod.workers or state.workers,
-                                 launcher=die_with_parent() if owned else ())
-            self._popens[launch.pid] = launch.popen
-            pod.procs.append(record_of(launch.popen, "sidecar"))
-            launches.append((pod, app, launch))
-        for i, (pod, app, launch) in enumerate(launches):
-            if progress:
-                progress(i, len(launches), Msg("mesh.progress.starting_pod", pod=pod.name))
+
+        # A pod's identity costs an RSA key (50-200 ms; the key generation leaves the GIL, so pods get theirs
+        # at once). Each sidecar starts from this thread as soon as its files are there: a launcher made on
+        # another thread would tie the sidecar to that thread's life (``die_with_parent``).
+        launches = []
+        with ThreadPoolExecutor(max_workers=len(pods), thread_name_prefix="pod") as pool:
+            prepared = [pool.submit(prepare, pod) for pod in pods]
+            for i, (pod, files_written) in enumerate(zip(pods, prepared, strict=True)):
+                if progress:
+                    progress(i, len(pods), Msg("mesh.progress.starting_pod", pod=pod.name))
+                files_written.result()
+                boot = _plan.pod_files(self.dir.config, pod.name)["bootstrap"]
+                launch = start_envoy(boot, workdir=self.dir.logs, name=f"{pod.name}-sidecar",
+                                     workers=pod.workers or state.workers,
+                                     launcher=die_with_parent() if owned else ())
+                self._popens[launch.pid] = launch.popen
+                pod.procs.append(record_of(launch.popen, "sidecar"))
+                launches.append((pod, apps.get(pod.name), launch))
+
+        def ready(pod: PodState, app: Any, launch: Any) -> None:
             wait_ready(launch, name=_sidecar_name(pod.name))
             if app is not None:
-                _wait_app(app, pod, self.dir.logs / f"{pod.name}-app.log")
+                _service_go.wait_app(app, pod, _service_go.app_log(self.dir.logs, pod))
             xds.check_booted(self._sidecar_config(files[pod.name]), str(version))
+
+        with span("mesh.ready", pods=len(launches)), \
+                ThreadPoolExecutor(max_workers=len(launches), thread_name_prefix="pod") as pool:
+            waits = [pool.submit(ready, *launch) for launch in launches]
+            errors = [w.exception() for w in waits]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:  # the first pod's, in the order they were started
+            raise first
         if progress:
             progress(len(launches), len(launches), Msg("mesh.progress.pods_ready"))
 
@@ -531,17 +573,16 @@ class MeshBackend:
         log = _plan.access_log_of(self.access_log_path, key)
         (before_c, done0), before_s = self._client_snapshot(key), self._server_stats(state)
         offset = _size(log)
-        start = time.time()
-        result = fortio.load(argv, connect_to=connect_to, progress=progress)
-        end = time.time()
+        with span("fortio", pod=pod or "fortio") as timing:
+            start = time.time()
+            result = fortio.load(argv, connect_to=connect_to, progress=progress)
+            end = time.time()
+            timing["actual_s"] = result.duration_s
         after_c, done1 = self._client_snapshot(key)
-        self.last_run = Run(start=start, end=end, requests=done1 - done0, client_before=before_c,
-                            client_after=after_c, server_before=before_s,
-                            server_after=self._server_stats(state), log_offset=offset, client=key,
-                            access_log=log)
-        self._runs[id(result)] = (result, self.last_run)
-        while len(self._runs) > 64:  # keep the recent runs explainable, not every run of a long session
-            del self._runs[next(iter(self._runs))]
+        self._runs.record(result, Run(start=start, end=end, requests=done1 - done0, client_before=before_c,
+                                      client_after=after_c, server_before=before_s,
+                                      server_after=self._server_stats(state), log_offset=offset, client=key,
+                                      access_log=log))
         return result
 
     def _log_size(self) -> int:
@@ -614,32 +655,9 @@ class MeshBackend:
         """A sidecar's live config as YAML, like ``istioctl proxy-config cluster <pod> -o yaml``: the fortio
         pod's by default, or ``pod``'s (``service-go-v1-0``: its ``inbound|80||`` cluster and breaker).
         ``secret`` lists its mTLS certificates (identity, serial, validity) like ``proxy-config secret``."""
-        kinds = {"cluster": ("dynamic_active_clusters", "cluster"), "route": ("dynamic_route_configs",
-                 "route_config"), "listener": ("dynamic_listeners", "listener")}
-        key = what.rstrip("s")
-        if key not in (*kinds, "secret"):
-            raise LabError(Msg("mesh.proxy_config.unknown", what=what))
+        resource, _ = config_view.config_dump_resource(what)
         state = self._healthy_state()
-        if key == "secret":
-            import yaml
-
-            from lablib.mtls.describe import describe_secret
-
-            dumped = self._admin(self._sidecar_key(state, pod)).config_dump("dynamic_active_secrets")
-            return yaml.safe_dump([describe_secret(s) for s in dumped], sort_keys=False)
-        resource, field = kinds[key]
-        items = []
-        for c in self._admin(self._sidecar_key(state, pod)).config_dump(resource):
-            item = c.get(field) or (c.get("active_state") or {}).get(field)
-            if item:
-                items.append({k: v for k, v in item.items() if k != "@type"})
-        if key == "cluster":
-            from lablib.translate import render_yaml
-
-            return render_yaml(items)
-        import yaml
-
-        return yaml.safe_dump(items, sort_keys=False)
+        return config_view.render(what, self._admin(self._sidecar_key(state, pod)).config_dump(resource))
 
     # ----------------------------------------------------------------- responses and faults
     def responses(self, since: float | None = None, *, wait_for: int = 0, timeout: float = 3.0,
@@ -671,15 +689,8 @@ class MeshBackend:
         ``run`` is the ``FortioResult`` that ``fortio()`` returned (or its ``Run``); default the last run.
         """
         self._healthy_state()
-        if run is None:
-            run = self.last_run
-        elif not isinstance(run, Run):
-            found = self._runs.get(id(run))
-            if found is None or found[0] is not run:
-                raise LabError(Msg("mesh.explain.foreign_result"))
-            run = found[1]
-        if run is None:
-            raise LabError(Msg("mesh.explain.nothing"))
+        if not isinstance(run, Run):
+            run = self._runs.find(run)
         pod = None if run.client == _CLIENT else run.client
         records = [r for r in self.responses(run.start - 0.001, wait_for=run.requests, offset=run.log_offset,
                                              pod=pod) if r.start_time <= run.end]
@@ -688,33 +699,18 @@ class MeshBackend:
         return explain_run(records, client_counters=counter_deltas(run.client_before, run.client_after),
                            server_counters={p: c for p, c in server.items() if c})
 
-    def set_fault(self, target: str, *, code: int = 503, fraction: float = 1.0) -> list[str]:
+    def set_fault(self, target: str, *, code: int = 503, fraction: float = 1.0,
+                  delay_ms: float = 0.0, seed: int | None = None) -> list[str]:
         """Make the app of pod ``target`` (or of every pod of Deployment ``target``) answer ``code`` for
-        ``fraction`` of its calls; ``fraction=0`` heals it. Returns the pods changed."""
-        state = self._healthy_state()
-        pods = [p for p in state.pods.values()
-                if not p.client and target in (p.name, p.owner, p.owner.partition("/")[2])]
-        if not pods:
-            raise LabError(Msg("mesh.fault.no_target", target=target,
-                               pods=list(state.pods) or Msg("mesh.pods.none")))
-        body = json.dumps({"code": code, "fraction": fraction}).encode()
-        for p in pods:
-            status, text = _app_request(p, self.dir.logs, "POST", "/fault", body)
-            if status != 200:
-                raise LabError(Msg("mesh.fault.failed", pod=p.name, status=status, text=text.strip()))
-        return [p.name for p in pods]
+        ``fraction`` of its calls (``seed``: each call at random) and take ``delay_ms`` longer on each;
+        ``fraction=0, delay_ms=0`` heals it. Returns the pods changed."""
+        return _service_go.set_fault(self._healthy_state().pods, self.dir.logs, target, code=code,
+                                     fraction=fraction, delay_ms=delay_ms, seed=seed)
 
     def app_stats(self, *, reset: bool = False) -> dict[str, dict[str, Any]]:
         """Each pod's app counters: ``requests``, ``in_flight`` and ``max_in_flight`` (the concurrency the
         breakers let through to it). ``reset=True`` restarts them after reading."""
-        out = {}
-        for name, p in self._healthy_state().pods.items():
-            if p.client:
-                continue
-            status, text = _app_request(p, self.dir.logs, "GET", "/stats?reset=1" if reset else "/stats")
-            if status == 200:
-                out[name] = json.loads(text)
-        return out
+        return _service_go.app_stats(self._healthy_state().pods, self.dir.logs, reset=reset)
 
     @property
     def workers(self) -> int:
@@ -747,26 +743,6 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _app_socket(pod: PodState) -> Path:
-    """service-go's owner-only control socket, relative to the logs dir it runs in (short: sun_path is
-    108 bytes)."""
-    return Path(f"{pod.name}-app.sock")
-
-
-def _app_request(pod: PodState, logs: Path, method: str, path: str, body: bytes | None = None
-                 ) -> tuple[int, str]:
-    """One request straight to a pod's app (not through its sidecar), over its owner-only control socket."""
-    conn = UnixHTTPConnection(logs / _app_socket(pod), timeout=5)
-    try:
-        conn.request(method, path, body=body, headers={"content-type": "application/json"} if body else {})
-        resp = conn.getresponse()
-        return resp.status, resp.read().decode()
-    except (OSError, http.client.HTTPException) as exc:
-        raise BackendError(Msg("mesh.app.no_answer", pod=pod.name, error=repr(exc))) from exc
-    finally:
-        conn.close()
-
-
 def _key(body: dict[str, Any]) -> tuple[str, str, str]:
     meta = body.get("metadata") or {}
     return (str(body.get("kind", "")), str(meta.get("namespace") or "default"), str(meta.get("name", "")))
@@ -779,15 +755,3 @@ def _wait_listening(port: int, *, what: Msg, timeout: float = 10.0) -> None:
             return
         time.sleep(0.01)
     raise BackendError(Msg("mesh.wait.not_listening", what=what, port=port, timeout=timeout))
-
-
-def _wait_app(popen: Any, pod: PodState, log_path: Path, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if popen.poll() is not None:
-            raise BackendError(Msg("mesh.app.exited", pod=pod.name, code=popen.returncode,
-                                   log=log_tail(log_path)))
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", pod.app_port), timeout=0.5):
-            return
-        time.sleep(0.02)
-    raise BackendError(Msg("mesh.app.not_listening", pod=pod.name, port=pod.app_port, timeout=timeout))

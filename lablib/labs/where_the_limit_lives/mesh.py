@@ -1,0 +1,107 @@
+"""What lab 03 applies: the rule, the route (none, 50/50, 90/10), extra client pods and a client pod with its
+own worker count, each as the manifest a student would apply (``kubectl apply -f``), and the limits the theory
+draws for them (``lablib.notebook.limits_for_files``: the same translation the lab runs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lablib._exceptions import LabError
+from lablib.i18n import Msg
+from lablib.lab_defaults import MANIFESTS, WORKERS
+from lablib.manifests.builder import build_destination_rule, write_manifest
+from lablib.notebook.clients import client_names, client_pod, start_clients
+from lablib.notebook.theory_view import limits_for_files
+from lablib.theory.limits import ClusterLimits
+
+__all__ = ["ROUTES", "RULE", "SERVICE", "WORKER_POD", "client_names", "explorer_clients", "route_limits",
+           "rule_without_ejection", "start_clients", "use_route", "worker_client", "worker_rule"]
+
+#: The book's rule with ``http1MaxPendingRequests: 10``: L = 10 in flight + 10 waiting per Envoy cluster.
+RULE = MANIFESTS / "istio/resilience/destination-rule-go-cb-pending.yaml"
+SERVICE = MANIFESTS / "service/go/service-go.yaml"
+#: route name -> its VirtualService: the book's (one cluster), half/half and 90/10 over subsets v1 and v2.
+ROUTES: dict[str, Path] = {
+    "none": MANIFESTS / "istio/route/virtual-service-go.yaml",
+    "50-50": MANIFESTS / "istio/route/virtual-service-go-v1-v2-50.yaml",
+    "90-10": MANIFESTS / "istio/route/virtual-service-go-v1-v2-90-10.yaml",
+}
+#: The client pod whose sidecar runs the workers the lab asks for (``proxy.istio.io/config`` concurrency).
+WORKER_POD = "fortio-w"
+
+
+def route_file(route: str) -> Path:
+    if route not in ROUTES:
+        raise LabError(Msg("limits.mesh.unknown_route", route=route, known=list(ROUTES)))
+    return ROUTES[route]
+
+
+def use_route(lab: Any, route: str) -> Path:
+    """Apply the VirtualService of ``route`` (it replaces the one applied before: same name)."""
+    path = route_file(route)
+    lab.apply(path)
+    return path
+
+
+def route_limits(route: str, *, workers: int = WORKERS, rule: Path = RULE) -> list[ClusterLimits]:
+    """The Envoy clusters ``route`` uses under ``rule`` and their limits (the theory's L and band)."""
+    return limits_for_files([SERVICE, rule, route_file(route)], workers=workers)
+
+
+def explorer_clients(lab: Any, count: int, workers: int, *, directory: Path) -> list[str]:
+    """The explorer's client pods ``fortio-e1`` … ``fortio-e<count>``, each sidecar on ``workers`` Envoy
+    workers. Only the pods that are missing or run other workers are applied (a changed annotation restarts
+    the pod), all in one file: one apply, their sidecars start together."""
+    directory.mkdir(parents=True, exist_ok=True)
+    names = [f"fortio-e{i}" for i in range(1, count + 1)]
+    running = getattr(lab.backend, "pods", dict)()
+    changed = [n for n in names if n not in running or getattr(running[n], "workers", None) != workers]
+    if changed:
+        lab.apply(write_manifest(directory / "fortio-explorer.yaml",
+                                 [client_pod(n, workers=workers) for n in changed],
+                                 comment=f"{', '.join(changed)}: client pods of lab 03's explorer, "
+                                         f"{workers} worker(s) each"))
+    return names
+
+
+def rule_without_ejection(directory: Path, rule: Path = RULE) -> Path:
+    """Write ``rule`` without its ``outlierDetection``: the same pool on every client and server sidecar.
+
+    A server sidecar's overflow is a 503 the client sees as an upstream 5xx, and ``consecutive5xxErrors: 3``
+    would eject that pod for ``baseEjectionTime`` (3 minutes), hiding the limits behind 503 UH. (A client's
+    own overflow never counts: it has no upstream host, envoyproxy/envoy#25488.)
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    base = yaml.safe_load(rule.read_text())
+    return write_manifest(directory / "destination-rule-go-cb-pending-no-ejection.yaml",
+                          build_destination_rule(base=base, outlier_detection={}),
+                          comment=f"lab 03: {rule.name} without outlierDetection (server-side 503s eject)")
+
+
+def worker_rule(directory: Path) -> Path:
+    """Write the rule of the workers step: ``maxConnections: 10`` and ``http1MaxPendingRequests: 10`` only.
+
+    Without ``http2MaxRequests`` (max_requests unlimited) a slack connection of a worker carries a request
+    instead of having it rejected, so what each worker may add shows as admitted requests (L = 10 + 10).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    rule = build_destination_rule(connection_pool={"tcp": {"maxConnections": 10},
+                                                   "http": {"http1MaxPendingRequests": 10}})
+    return write_manifest(directory / "destination-rule-go-workers.yaml", rule,
+                          comment="lab 03, workers step: 10 connections, 10 waiting, max requests unlimited")
+
+
+def worker_client(lab: Any, workers: int, *, directory: Path) -> str:
+    """Apply the client pod ``fortio-w`` with ``proxy.istio.io/config: concurrency: <workers>`` (a changed
+    annotation restarts the pod, as in Kubernetes); return its name."""
+    if workers < 1:
+        raise LabError(Msg("limits.mesh.workers", workers=workers))
+    directory.mkdir(parents=True, exist_ok=True)
+    path = write_manifest(directory / f"{WORKER_POD}.yaml", client_pod(WORKER_POD, workers=workers),
+                          comment=f"{WORKER_POD}: a client pod whose sidecar runs {workers} Envoy worker(s)")
+    lab.apply(path)
+    return WORKER_POD

@@ -28,15 +28,14 @@ a lost or refused connection UNAVAILABLE.
 from __future__ import annotations
 
 import asyncio
-import time
 from urllib.parse import unquote
 
 import h2.errors
 import h2.exceptions
 
 from lablib._exceptions import FortioUsageError
-from lablib.fortio.h2_client import ConnSlot, H2Conn, Headers
-from lablib.fortio.http_client import DoneCallback, Target
+from lablib.fortio.h2_client import ConnSlot, H2Conn, Headers, SlotCall
+from lablib.fortio.http_client import Target
 from lablib.i18n import Msg
 from lablib.service_go.pingpb import (
     HEALTH_CHECK_METHOD,
@@ -133,7 +132,7 @@ def _headers(target: Target) -> Headers:
     return out + [(k.encode("latin-1"), v.encode("latin-1")) for k, v in target.headers]
 
 
-class GrpcClient:
+class GrpcClient(SlotCall):
     """One fortio gRPC thread: one unary call at a time on its connection group's :class:`ConnSlot`."""
 
     def __init__(
@@ -145,7 +144,6 @@ class GrpcClient:
         health_service: str | None = None,
         delay_s: float = 0.0,
     ) -> None:
-        self.slot = slot
         self.headers = _headers(slot.target)
         if health_service is None:
             message = PingMessage(seq=thread, ts=start_ns, delay_nanos=round(delay_s * 1e9)).encode()
@@ -157,11 +155,7 @@ class GrpcClient:
         self.errors: dict[int, int] = {}
         #: the last error as grpc-go prints it: ``rpc error: code = Unavailable desc = …``
         self.last_error = ""
-        self.call_start_ns = 0
-        self._cb: DoneCallback | None = None
-        self._waiting = False
-        self._retried = False
-        self._reset_call()
+        super().__init__(slot)
 
     def _reset_call(self) -> None:
         self._fields: dict[bytes, bytes] = {}
@@ -170,22 +164,6 @@ class GrpcClient:
     @property
     def sockets(self) -> int:
         return 0  # fortio's gRPC results have no socket count; ConnSlot.sockets has the dials
-
-    @property
-    def busy(self) -> bool:
-        return self._waiting
-
-    def fetch(self, done: DoneCallback) -> None:
-        """Start one call; ``done(code, size, 0)`` with fortio's RetCodes key as the code."""
-        self._cb = done
-        self._waiting = True
-        self._retried = False
-        self.call_start_ns = time.perf_counter_ns()
-        self._start()
-
-    def _start(self) -> None:
-        self._reset_call()
-        self.slot.acquire(self._with_conn)
 
     def _with_conn(self, conn: H2Conn | None) -> None:
         if not self._waiting:

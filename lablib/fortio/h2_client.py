@@ -42,7 +42,7 @@ import h2.settings
 from lablib.fortio.http_client import DoneCallback, Target, code_is_ok
 from lablib.fortio.stats import Histogram
 
-__all__ = ["ConnSlot", "H2Client", "H2Conn", "StreamHandler", "request_headers"]
+__all__ = ["ConnSlot", "H2Client", "H2Conn", "SlotCall", "StreamHandler", "request_headers"]
 
 #: Go's http2.Transport: SETTINGS it sends first, and the connection window it opens (transport.go)
 _CLIENT_SETTINGS = {
@@ -254,7 +254,44 @@ def request_headers(target: Target) -> Headers:
     return out
 
 
-class H2Client:
+class SlotCall:
+    """One call at a time on a :class:`ConnSlot`, the cycle :class:`H2Client` and the gRPC client share:
+    :meth:`fetch` resets the call's state (``_reset_call``), waits for the connection, then ``_with_conn``
+    opens the stream; ``_retried`` lets a refused stream be retried once per call."""
+
+    def __init__(self, slot: ConnSlot) -> None:
+        self.slot = slot
+        self.call_start_ns = 0
+        self._cb: DoneCallback | None = None
+        self._waiting = False
+        self._retried = False
+        self._reset_call()
+
+    def _reset_call(self) -> None:
+        raise NotImplementedError
+
+    def _with_conn(self, conn: H2Conn | None) -> None:
+        raise NotImplementedError
+
+    @property
+    def busy(self) -> bool:
+        return self._waiting
+
+    def fetch(self, done: DoneCallback) -> None:
+        """Start one call; ``done(code, size, header_size)`` is called from the loop when it completes
+        (``-h2``: the HTTP status or -1; gRPC: fortio's RetCodes key, header size 0)."""
+        self._cb = done
+        self._waiting = True
+        self._retried = False
+        self.call_start_ns = time.perf_counter_ns()
+        self._start()
+
+    def _start(self) -> None:
+        self._reset_call()
+        self.slot.acquire(self._with_conn)
+
+
+class H2Client(SlotCall):
     """One fortio thread's ``-h2`` client: its own connection, one call at a time (:meth:`fetch`)."""
 
     def __init__(
@@ -268,15 +305,10 @@ class H2Client:
     ) -> None:
         self.loop = loop
         self.timeout_s = timeout_s
-        self.slot = ConnSlot(loop, target, connect_times=connect_times, ip_counts=ip_counts)
         self.headers = request_headers(target)
-        self.call_start_ns = 0
-        self._cb: DoneCallback | None = None
-        self._waiting = False
         self._conn: H2Conn | None = None
         self._sid = 0
-        self._retried = False
-        self._reset_call()
+        super().__init__(ConnSlot(loop, target, connect_times=connect_times, ip_counts=ip_counts))
 
     def _reset_call(self) -> None:
         self._code = 0
@@ -289,22 +321,6 @@ class H2Client:
     @property
     def connect_times(self) -> Histogram:
         return self.slot.connect_times
-
-    @property
-    def busy(self) -> bool:
-        return self._waiting
-
-    def fetch(self, done: DoneCallback) -> None:
-        """Start one GET; ``done(code, size, header_size)`` is called from the loop when it completes."""
-        self._cb = done
-        self._waiting = True
-        self._retried = False
-        self.call_start_ns = time.perf_counter_ns()
-        self._start()
-
-    def _start(self) -> None:
-        self._reset_call()
-        self.slot.acquire(self._with_conn)
 
     def _with_conn(self, conn: H2Conn | None) -> None:
         if not self._waiting:

@@ -136,6 +136,19 @@ def static_cluster(
     return c
 
 
+def _stop_group(proc: subprocess.Popen[Any]) -> None:
+    """Stop a process started in its own group: SIGTERM to the group, SIGKILL if it is still up after 5 s."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @dataclass
 class TestEnvoy:
     """One Envoy process (``--concurrency 1``) with the given listeners and clusters; ``ports[name]``."""
@@ -233,14 +246,7 @@ class TestEnvoy:
 
     def close(self) -> None:
         if self._proc is not None:
-            if self._proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self._proc.pid, signal.SIGTERM)
-                try:
-                    self._proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self._proc.pid, signal.SIGKILL)
-                    self._proc.wait()
+            _stop_group(self._proc)
             self._proc = None
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -385,14 +391,7 @@ class ServiceGoProcess:
         return json.loads(self.request("GET", "/stats?reset=1" if reset else "/stats")[1])
 
     def close(self) -> None:
-        if self._proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, signal.SIGTERM)
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait()
+        _stop_group(self._proc)
         if self._proc.stderr is not None:
             self._proc.stderr.close()
         shutil.rmtree(self._dir, ignore_errors=True)

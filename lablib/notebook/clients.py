@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from lablib.envoy.upstream import ClusterStats
 from lablib.i18n import Msg
 from lablib.lab_defaults import MANIFESTS
 from lablib.manifests.builder import write_manifest
+from lablib.notebook import sampling
 from lablib.notebook.runs import OVERFLOW_COUNTERS, RunPoint, fortio_args
 from lablib.translate.proxy_config import PROXY_CONFIG_ANNOTATION
 
@@ -106,28 +106,20 @@ def _gauges(lab: Any, pod: str, server: bool) -> dict[str, int]:
             f"{pod}/held": active + sum(int(c.get("upstream_rq_pending_active", 0)) for c in found)}
 
 
-@contextlib.contextmanager
-def _sampling(lab: Any, servers: Sequence[str], clients: Sequence[str]) -> Iterator[dict[str, int]]:
+def _sampling(
+    lab: Any, servers: Sequence[str], clients: Sequence[str]
+) -> contextlib.AbstractContextManager[dict[str, int]]:
     """Read the sidecars' gauges every ``SAMPLE_PERIOD_S`` while the body runs: the peak of each."""
-    peaks: dict[str, int] = {}
     probes = [(pod, True) for pod in servers] + [(pod, False) for pod in clients]
-    stop = threading.Event()
 
-    def sample() -> None:
-        while not stop.is_set():
-            for pod, server in probes:
-                with contextlib.suppress(Exception):  # a read racing the lab's end is not the run's failure
-                    for key, value in _gauges(lab, pod, server).items():
-                        peaks[key] = max(peaks.get(key, 0), value)
-            stop.wait(SAMPLE_PERIOD_S)
+    def read() -> dict[str, int]:
+        found: dict[str, int] = {}
+        for pod, server in probes:
+            with contextlib.suppress(Exception):  # a read racing the lab's end is not the run's failure
+                found.update(_gauges(lab, pod, server))
+        return found
 
-    thread = threading.Thread(target=sample, name="lablib-peaks", daemon=True)
-    thread.start()
-    try:
-        yield peaks
-    finally:
-        stop.set()
-        thread.join()
+    return sampling.peaks(read, period_s=SAMPLE_PERIOD_S)
 
 
 def _app_max(lab: Any, *, reset: bool) -> dict[str, int]:

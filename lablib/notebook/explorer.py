@@ -31,12 +31,14 @@ def error_html(error: BaseException, lang: str) -> str:
 class ExplorerShell:
     """What every explorer is made of: a Run button, a progress bar and a status line that counts the runs.
 
-    A lab's explorer adds its controls and figure, builds ``self.widget`` and implements ``run()`` (what Run
-    does, callable without a click from a cell or a test) and ``runs_done`` (for the status line). Run's
-    callback shows any error in the status line with :func:`error_html` and always enables the button again.
+    A lab's explorer adds its controls and figure, builds ``self.widget``, keeps what it ran in ``self.runs``
+    (the status line counts them; or it overrides ``runs_done``) and implements ``run()`` (what Run does,
+    callable without a click from a cell or a test). Run's callback shows any error in the status line with
+    :func:`error_html` and always enables the button again.
     """
 
     widget: w.Widget
+    runs: list[Any]
 
     def __init__(self, *, lang: str = "en", progress_max: int = 100, tooltip: str | None = None) -> None:
         self.lang = check_lang(lang)
@@ -50,7 +52,7 @@ class ExplorerShell:
     @property
     def runs_done(self) -> int:
         """How many runs the explorer has shown (its status line says so)."""
-        raise NotImplementedError
+        return len(self.runs)
 
     def run(self) -> Any:
         """What the Run button does."""
@@ -60,6 +62,11 @@ class ExplorerShell:
         runs = self.runs_done
         return (f"<span class='lablib-status' data-runs='{runs}'>"
                 f"{t('viz.explorer.status', self.lang, message=message, runs=runs)}</span>")
+
+    def _step(self, done: int, message: str) -> None:
+        """A run's progress: the bar at ``done`` (of ``progress_max``) and ``message`` in the status line."""
+        self.progress.value = done
+        self.status.value = self._status_text(message)
 
     def say(self, message: str) -> None:
         """Show ``message`` (a Msg renders in the explorer's language) in the status line."""

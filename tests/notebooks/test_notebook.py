@@ -14,7 +14,7 @@ import sys
 import nbformat
 import pytest
 
-from lablib.labs import LABS
+from lablib.labs import LABS, lab_info
 
 from .conftest import NOTEBOOK, REPO
 from .executions import EDITIONS, assert_ran_clean
@@ -78,6 +78,27 @@ def assert_lab_shape(path, parameters, checks: str, heading: str = "## Step ") -
         assert "assert " not in c.source, f"use {checks}, not bare asserts"
     return [line for c in cells if c.cell_type == "markdown" for line in c.source.splitlines()
             if line.startswith(heading)]
+
+
+def assert_lab_steps(lab: str) -> int:
+    """Lab ``lab``'s notebook has the lab shape (:func:`assert_lab_shape`: its CI parameters and ``lang``, its
+    package's ``checks``) and its steps are ``## Step 1``, ``## Step 2``, …; returns how many, for the
+    caller's count."""
+    info = lab_info(lab)
+    headings = assert_lab_shape(EDITIONS["en"] / info.notebook, [*info.ci_parameters, "lang"],
+                                f"{info.package}.checks")
+    steps = [line.split(":")[0] for line in headings]
+    assert steps == [f"## Step {i}" for i in range(1, len(steps) + 1)]
+    return len(steps)
+
+
+def assert_committed_clean(lab: str, *langs: str) -> None:
+    """Lab ``lab``'s editions ``langs`` are valid notebooks committed without outputs."""
+    for lang in langs:
+        nb = nbformat.read(EDITIONS[lang] / lab_info(lab).notebook, as_version=4)
+        nbformat.validate(nb)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.outputs == [] and c.execution_count is None for c in code), "commit without outputs"
 
 
 def test_sources_are_python_that_ruff_lints_like_the_rest():

@@ -8,34 +8,24 @@ from __future__ import annotations
 import html
 import itertools
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from lablib.labs import lab_info
 from tests.notebooks.executions import EDITIONS, assert_ran_clean
-from tests.notebooks.test_notebook import assert_lab_shape
+from tests.notebooks.test_notebook import assert_committed_clean, assert_lab_steps
 from tests.support import CJK
 
-HERE = Path(__file__).resolve().parent
-NOTEBOOK = HERE.parents[1] / "labs" / "05-retries-meet-breakers.ipynb"
-#: CI's parameter set (``LABS``): the few runs that still show each property.
-SMALL = lab_info("05").ci_parameters
+NOTEBOOK = EDITIONS["en"] / lab_info("05").notebook
 
 
 def test_notebook_is_committed_clean():
-    for path in (NOTEBOOK, NOTEBOOK.parent / "zh" / NOTEBOOK.name):
-        nb = nbformat.read(path, as_version=4)
-        nbformat.validate(nb)
-        code = [c for c in nb.cells if c.cell_type == "code"]
-        assert all(c.outputs == [] and c.execution_count is None for c in code), "commit without outputs"
+    assert_committed_clean("05", *EDITIONS)
 
 
 def test_notebook_shape_title_steps_parameters_cleanup_last():
-    headings = assert_lab_shape(NOTEBOOK, [*SMALL, "lang"], "lablib.labs.retries_meet_breakers.checks")
-    steps = [line.split(":")[0] for line in headings]
-    assert steps == [f"## Step {i}" for i in range(1, len(steps) + 1)] and len(steps) == 8
+    assert assert_lab_steps("05") == 8
 
 
 def test_each_measured_step_is_predicted_first_and_checked_after():

@@ -107,10 +107,6 @@ class Explorer(ExplorerShell):
         return longest_failure_run(float(self.fraction.value)) >= int(self.consecutive.value)
 
     # -- running --------------------------------------------------------------------------------------------
-    @property
-    def runs_done(self) -> int:
-        return len(self.runs)
-
     def run(self) -> Timeline:
         """One experiment with the current slider values; the figure and checks go to the output area."""
         with self.busy():

@@ -79,14 +79,6 @@ class RetryExplorer(ExplorerShell):
         self.widget = w.VBox([controls, w.HBox(list(self.figures.values()))])
         self.widget.add_class("lablib-explorer")
 
-    @property
-    def runs_done(self) -> int:
-        return len(self.runs)
-
-    def _step(self, done: int, message: str) -> None:
-        self.progress.value = done
-        self.status.value = self._status_text(message)
-
     def label(self) -> str:
         """The trace of the current setting (everything but ``attempts``, the plots' x axis)."""
         return t("retries.explorer.label", self.lang, retry_on=self.retry_on.value.split(",")[0],

@@ -58,17 +58,9 @@ class ServerExplorer(ExplorerShell):
         self.widget = w.VBox([controls, self.table])
         self.widget.add_class("lablib-explorer")
 
-    @property
-    def runs_done(self) -> int:
-        return len(self.runs)
-
     def setting(self) -> int | str:
         """The server's limit the controls ask for (``DR_ONLY``: no Sidecar)."""
         return int(self.limit.value) if self.own_limit.value else DR_ONLY
-
-    def _step(self, done: int, message: str) -> None:
-        self.progress.value = done
-        self.status.value = self._status_text(message)
 
     def run(self) -> ServerRun:
         """What Run does: apply the server's limit if it changed, start the clients, run them all at once."""

@@ -59,14 +59,6 @@ class LimitsExplorer(ExplorerShell):
         self.widget = w.VBox([controls, self.figure])
         self.widget.add_class("lablib-explorer")
 
-    @property
-    def runs_done(self) -> int:
-        return len(self.runs)
-
-    def _step(self, done: int, message: str) -> None:
-        self.progress.value = done
-        self.status.value = self._status_text(message)
-
     def label(self) -> str:
         """The trace of the current setting: route, clients × concurrency, workers."""
         return t("limits.explorer.label", self.lang, route=self.route.value, n=self.clients.value,

@@ -40,8 +40,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! command -v npm >/dev/null 2>&1 && [ "$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then
-  # Debian's nodejs comes without npm (NodeSource's brings its own)
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+  # Debian's nodejs comes without npm (NodeSource's brings its own); the lists may be stale when nothing
+  # else was missing above
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
 if ! command -v configurable-http-proxy >/dev/null 2>&1; then
   if [ "$SUDO" = none ]; then

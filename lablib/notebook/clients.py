@@ -60,12 +60,16 @@ class LimitPoint(RunPoint):
 
     ``clusters``: the client sidecar's counters per Envoy cluster (``outbound|80|v1|…``: the subsets apart);
     ``server``: each server pod's ``inbound|80||`` counters; ``peak``: the most requests each server sidecar
-    held at once (sampled); ``app_max``: service-go's own ``max_in_flight`` per pod (embedded lab only).
+    held at once, in its app + waiting for a connection to it (sampled); ``server_active_peak``: the most it
+    had in its app at once (``upstream_rq_active``, what ``http2MaxRequests`` bounds: a request waiting for a
+    connection is not counted against it); ``app_max``: service-go's own ``max_in_flight`` per pod (embedded
+    lab only).
     """
 
     clusters: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     server: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     peak: Mapping[str, int] = field(default_factory=dict)
+    server_active_peak: Mapping[str, int] = field(default_factory=dict)
     app_max: Mapping[str, int] = field(default_factory=dict)
     pod: str = "fortio"
     workers: int | None = None
@@ -99,7 +103,8 @@ def _gauges(lab: Any, pod: str, server: bool) -> dict[str, int]:
     A client sidecar: requests in flight and connections open, over its outbound clusters."""
     if server:
         s = lab.stats(INBOUND, pod=pod)
-        return {pod: int(s.get("upstream_rq_active", 0)) + int(s.get("upstream_rq_pending_active", 0))}
+        active = int(s.get("upstream_rq_active", 0))
+        return {pod: active + int(s.get("upstream_rq_pending_active", 0)), f"{pod}/active": active}
     found = lab.stats(pod=pod).values()
     active = sum(int(c.get("upstream_rq_active", 0)) for c in found)
     return {f"{pod}/rq": active, f"{pod}/cx": sum(int(c.get("upstream_cx_active", 0)) for c in found),
@@ -151,6 +156,11 @@ class ClientsRun:
         return next(iter(self.points.values())).peak
 
     @property
+    def server_active_peak(self) -> Mapping[str, int]:
+        """Server pod -> the most requests its sidecar had in its app at once (``upstream_rq_active``)."""
+        return next(iter(self.points.values())).server_active_peak
+
+    @property
     def server(self) -> Mapping[str, Mapping[str, int]]:
         return next(iter(self.points.values())).server
 
@@ -183,7 +193,9 @@ def measure(lab: Any, runs: Mapping[str, str], *, label: str = "", workers: int 
         clusters = cluster_counters(lab.stats(pod=pod), prefix="outbound|")
         overflows = {c: sum(v.get(c, 0) for v in clusters.values()) for c in OVERFLOW_COUNTERS}
         points[pod] = LimitPoint(label, int(result.num_threads), result, overflows, clusters=clusters,
-                                 server=server, peak={p: peaks.get(p, 0) for p in servers}, app_max=app_max,
+                                 server=server, peak={p: peaks.get(p, 0) for p in servers},
+                                 server_active_peak={p: peaks.get(f"{p}/active", 0) for p in servers},
+                                 app_max=app_max,
                                  pod=pod, workers=workers, in_flight_peak=peaks.get(f"{pod}/rq", 0),
                                  connections_peak=peaks.get(f"{pod}/cx", 0),
                                  admitted_peak=peaks.get(f"{pod}/held", 0))

@@ -57,9 +57,13 @@ def test_the_server_limit_holds_whatever_the_number_of_clients(lab: Lab, home: P
     apply_server_limit(lab, SERVER_LIMIT, directory=home / "work")
     runs = _runs(lab, pods, SERVER_LIMIT)
     seen = {n: (r.admitted, r.server_peak, r.server_overflows, r.upstream_503) for n, r in runs.items()}
-    # The clients admit more as they are added: each client sidecar its own 10.
-    assert runs[1].admitted <= mesh.CLIENT_LIMIT < runs[2].admitted < runs[3].admitted, seen
-    # The server holds at most its own limit, with 2 clients as with 3, and reaches it when they exceed it.
+    # Each client sidecar admits its own 10, so 2 or 3 clients let more than one client's limit through. Not
+    # more with 3 than with 2: the server answers what it refuses at once, so what the clients have in flight
+    # stays near the server's limit (2 clients 18, 3 clients 16 in one run on CI's 2 busy cores).
+    assert runs[1].admitted <= mesh.CLIENT_LIMIT < min(runs[2].admitted, runs[3].admitted), seen
+    # The server lets at most its own limit into its app (upstream_rq_active), with 2 clients as with 3, and
+    # reaches it when they exceed it. Requests waiting at it for a connection to the app do not count against
+    # the limit (2 clients: 18 in app + waiting, limit 15, in one run with the machine busy).
     assert all(r.server_peak <= SERVER_LIMIT for r in runs.values()), seen
     assert runs[3].server_peak >= SERVER_LIMIT - 2, seen  # sampled: it may miss the very top
     # One client (10 < 15) never trips it; three (up to 30) do, on the server's own counters.
@@ -90,4 +94,6 @@ def test_without_a_limit_of_its_own_the_server_holds_what_the_clients_admit(lab:
     runs = _runs(lab, pods, mesh.UNLIMITED)
     seen = {n: (r.admitted, r.server_peak, r.server_overflows) for n, r in runs.items()}
     assert all(r.server_overflows == 0 for r in runs.values()), seen
+    # nothing refused: every client holds its own 10, so the clients admit more with every client added
+    assert runs[1].admitted < runs[2].admitted < runs[3].admitted, seen
     assert runs[1].server_peak < runs[3].server_peak and runs[3].server_peak > SERVER_LIMIT, seen

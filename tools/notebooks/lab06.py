@@ -80,12 +80,12 @@ plots.shown_file((WORK / "destination-rule-go-clients.yaml").read_text())
 # %% [markdown] id="predict-intro"
 # **Predict before you measure.** Three client pods will run at once, each allowed 10 requests in flight by
 # the rule above, and the server's own limit will be `server_limit`. How many requests will the server
-# sidecar hold at once, at most? Lock in a number (or leave it empty to skip); Step 1 puts it next to the
-# theory and the measurement.
+# sidecar let into its app at once, at most? Lock in a number (or leave it empty to skip); Step 1 puts it
+# next to the theory and the measurement.
 
 # %% [markdown] lang="zh"
 # **先预测，再测量。** 三个客户端 pod 将同时运行，上面的规则允许每个客户端有 10 个在途请求，而服务端自己的
-# 上限是 `server_limit`。服务端 sidecar 同时最多会持有多少个请求？锁定一个数字（或者留空跳过）；第 1 步
+# 上限是 `server_limit`。服务端 sidecar 同时最多会把多少个请求放进应用？锁定一个数字（或者留空跳过）；第 1 步
 # 会把它和理论值、测量值并排列出。
 
 # %% id="predict"
@@ -153,18 +153,20 @@ plots.server_figure(sweep, server_limit=server_limit, lang=lang)
 
 # %% [markdown] id="check-server-intro"
 # The dashed line is what the clients' sidecars let through at once (each its own 10): it grows with every
-# client. With its own limit the server holds at most `server_limit`, however many clients call; what does
-# not fit is refused by the **server** sidecar, on its own `inbound|80||` counters, and reaches the clients
-# as a 503 from upstream (no flag of theirs, `x-envoy-overloaded: true`). Without a limit of its own it holds
-# whatever the clients admit.
+# client. With its own limit the server sidecar lets at most `server_limit` requests into its app at once,
+# however many clients call (a request waiting at it for a connection to the app is not counted against this
+# limit; `http1MaxPendingRequests` bounds those); what does not fit is refused by the **server** sidecar, on
+# its own `inbound|80||` counters, and reaches the clients as a 503 from upstream (no flag of theirs,
+# `x-envoy-overloaded: true`). Without a limit of its own it lets in whatever the clients admit.
 #
 # <!-- claims: istio.sidecar.server-limit-holds envoy.overflow.server-503-upstream -->
 
 # %% [markdown] lang="zh"
 # 虚线是客户端 sidecar 同时接纳的请求（每个各接纳 10 个）：每增加一个客户端它就增长。有了自己的上限，
-# 无论多少客户端调用，服务端持有的请求都不超过 `server_limit`；放不下的请求由**服务端** sidecar 拒绝，
-# 计入它自己的 `inbound|80||` 计数器，并以来自上游的 503 到达客户端（客户端自己没有标志，带
-# `x-envoy-overloaded: true`）。没有自己的上限时，它持有客户端接纳的全部请求。
+# 无论多少客户端调用，服务端 sidecar 同时放进应用的请求都不超过 `server_limit`（在它那里等待连接到应用的
+# 请求不计入这个上限，由 `http1MaxPendingRequests` 约束）；放不下的请求由**服务端** sidecar 拒绝，计入它
+# 自己的 `inbound|80||` 计数器，并以来自上游的 503 到达客户端（客户端自己没有标志，带
+# `x-envoy-overloaded: true`）。没有自己的上限时，它放进客户端接纳的全部请求。
 #
 # <!-- claims: istio.sidecar.server-limit-holds envoy.overflow.server-503-upstream -->
 
@@ -458,7 +460,7 @@ checks.view_shows_limit(view, server_limit, lang=lang)
 #
 # Choose how many client pods run, each one's threads, and whether the server has a limit of its own (and
 # how large), then press **Run**: every client runs at once, and a row shows what the clients admitted, what
-# the server held, its overflows and the upstream 503s the clients got.
+# the server let into its app at once, its overflows and the upstream 503s the clients got.
 #
 # <!-- claims: istio.sidecar.server-limit-holds -->
 
@@ -466,8 +468,8 @@ checks.view_shows_limit(view, server_limit, lang=lang)
 # ## 第 5 步：探索器
 #
 # 选择同时运行的客户端 pod 数、每个客户端的线程数，以及服务端是否有自己的上限（以及上限多大），然后按
-# **Run**：所有客户端同时运行，一行结果显示客户端接纳了多少、服务端持有多少、它的溢出，以及客户端收到的
-# 上游 503。
+# **Run**：所有客户端同时运行，一行结果显示客户端接纳了多少、服务端同时放进应用多少、它的溢出，以及客户端
+# 收到的上游 503。
 #
 # <!-- claims: istio.sidecar.server-limit-holds -->
 

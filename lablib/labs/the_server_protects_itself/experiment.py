@@ -37,8 +37,10 @@ class ServerRun:
 
     @property
     def server_peak(self) -> int:
-        """The most requests the server sidecar held at once (in its app + waiting at it), sampled."""
-        return max(self.run.peak.values(), default=0)
+        """The most requests the server sidecar had in its app at once (``upstream_rq_active``), sampled: what
+        its ``http2MaxRequests`` bounds. Requests waiting at it for a connection to the app are not counted
+        against that limit (``http1MaxPendingRequests`` bounds them), so they are left out here."""
+        return max(self.run.server_active_peak.values(), default=0)
 
     @property
     def admitted(self) -> int:

@@ -46,10 +46,16 @@ lab: $(BIN)/.installed
 system-deps:
 	tools/system-deps.sh
 
+# Two passes. Most tests on TEST_WORKERS workers (pytest-xdist; tests/conftest.py gives a worker whole files,
+# costliest first, and each lab edition executes once for all workers), then the few `alone` tests that need
+# the machine to themselves; exit status 5 there (nothing selected, e.g. PYTEST_ARGS names a file) is fine.
 # --durations=25: the slowest tests at the end of every run, so a test that grows slow shows in CI's log.
+TEST_WORKERS ?= 2
 test: system-deps $(BIN)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m 'not slow and not alone' --durations=25 \
+	  $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m 'alone and not slow' $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

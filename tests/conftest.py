@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,51 @@ def lab_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabRuns]:
     per session however many tests read it (the first test to ask pays for the run; see ``LabRuns``)."""
     from tests.notebooks.executions import LabRuns  # here: collecting other tests imports no notebook kit
 
-    runs = LabRuns(tmp_path_factory.mktemp)
+    base = tmp_path_factory.getbasetemp()
+    # with several workers (xdist), each has its own basetemp under one the whole session shares: a lab's
+    # edition executes once for all of them (``LabRuns``)
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    runs = LabRuns(tmp_path_factory.mktemp, shared / "lab-runs")
     yield runs
     runs.close()
+
+
+# --- the suite on several workers (pytest-xdist; `make test` runs -n 2) ---
+#: Folders whose tests share a session fixture that is slow to start: one worker takes the whole folder (the
+#: real etcd + kube-apiserver starts once, not once per worker).
+_ONE_WORKER_FOLDERS = ("tests/apiserver/",)
+#: What a file's tests cost, roughly, by their most expensive marker: the costliest files start first, so no
+#: worker is left with a long test at the end while the other has nothing to do.
+_COST = {"browser": 4, "classroom": 3, "apiserver": 2, "envoy": 1}
+
+
+def _scope(nodeid: str) -> str:
+    """The unit one worker takes whole: a test's file (its module-scoped fixtures, e.g. a shared mesh, start
+    once) or its folder when that is in ``_ONE_WORKER_FOLDERS``."""
+    path = nodeid.split("::", 1)[0]
+    return next((f for f in _ONE_WORKER_FOLDERS if path.startswith(f)), path)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """xdist's scope scheduling with our scopes, in the order the workers collected them (heaviest first,
+    below) rather than xdist's default of the scopes with the most tests first."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByScope(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    config.option.loadscopereorder = False
+    return ByScope(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # one process: the order of the files does not matter
+    cost: dict[str, int] = {}
+    for item in items:
+        mine = max((c for m, c in _COST.items() if item.get_closest_marker(m)), default=0)
+        if "lab_run" in getattr(item, "fixturenames", ()):
+            mine = max(mine, 4)  # executes a whole lab notebook (or reads one another worker executes)
+        cost[_scope(item.nodeid)] = max(cost.get(_scope(item.nodeid), 0), mine)
+    items.sort(key=lambda item: -cost[_scope(item.nodeid)])  # stable: a scope's tests keep their order

@@ -97,6 +97,7 @@ def lab(lab_home: Path) -> Iterator[object]:  # noqa: F811
 
 
 @pytest.mark.envoy
+@pytest.mark.alone
 def test_a_cpu_hog_raises_the_flag_and_an_idle_run_does_not(lab, tmp_path):
     busy_before = _machine_busy()
     if busy_before > IDLE:

@@ -8,11 +8,17 @@ An execution runs the edition as committed (the Chinese edition's own ``lang = "
 in a child process with a private ``$LABLIB_HOME`` and an environment marker. Right after the kernel is gone
 it records which processes of that run are still alive (by marker and by home), then kills them, so a leak
 fails the tests that read the run and never reaches the next one.
+
+With several test workers (``make test``: pytest-xdist) an edition still executes once per session: the
+first worker to ask runs it under a file lock in a folder every worker sees and saves the outcome there; a
+worker that asks meanwhile waits on the lock, then reads it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import os
 import shutil
 import tempfile
@@ -66,6 +72,19 @@ class Execution:
     left_by_marker: dict[int, str] = field(default_factory=dict)
     left_under_home: dict[int, str] = field(default_factory=dict)
 
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({
+            "lab": self.info.number, "lang": self.lang, "path": str(self.path), "marker": self.marker,
+            "out": str(self.out), "failure": self.failure, "left_by_marker": self.left_by_marker,
+            "left_under_home": self.left_under_home}))
+
+    @classmethod
+    def load(cls, path: Path) -> Execution:
+        d = json.loads(path.read_text())
+        return cls(lab_info(d["lab"]), d["lang"], Path(d["path"]), d["marker"], Path(d["out"]), d["failure"],
+                   {int(k): v for k, v in d["left_by_marker"].items()},
+                   {int(k): v for k, v in d["left_under_home"].items()})
+
     @property
     def notebook(self) -> nbformat.NotebookNode:
         """The executed notebook; fails the calling test (not a later one) if the run failed."""
@@ -108,8 +127,10 @@ class LabRuns:
     most two notebooks run at a time, so a load-driven lab asked for meanwhile waits for them.
     """
 
-    def __init__(self, workdir: Callable[[str], Path]) -> None:
+    def __init__(self, workdir: Callable[[str], Path], shared: Path) -> None:
         self._workdir = workdir
+        self._shared = shared  # the session's folder of executions, seen by every worker
+        shared.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(max_workers=len(EDITIONS), thread_name_prefix="lab-run")
         self._runs: dict[tuple[str, str], Future[Execution]] = {}
 
@@ -117,7 +138,19 @@ class LabRuns:
         for lang in langs:
             if (info.number, lang) not in self._runs:
                 workdir = self._workdir(f"lab{info.number}-{lang}")  # here: mktemp is not thread-safe
-                self._runs[info.number, lang] = self._pool.submit(execute_lab, info, lang, workdir)
+                self._runs[info.number, lang] = self._pool.submit(self._once, info, lang, workdir)
+
+    def _once(self, info: LabInfo, lang: str, workdir: Path) -> Execution:
+        """Execute ``info``'s ``lang`` edition unless a worker of this session has: then read its outcome."""
+        name = f"lab{info.number}-{lang}"
+        with open(self._shared / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker executing it: wait for its outcome
+            saved = self._shared / f"{name}.json"
+            if saved.exists():
+                return Execution.load(saved)
+            run = execute_lab(info, lang, workdir)
+            run.save(saved)
+            return run
 
     def _editions(self, info: LabInfo, lang: str) -> list[str]:
         return list(EDITIONS) if info.number in SIDE_BY_SIDE else [lang]

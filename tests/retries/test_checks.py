@@ -5,6 +5,7 @@ here too (pure)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from typing import Any
@@ -156,3 +157,24 @@ def test_the_predictions_compare_with_theory_and_the_run() -> None:
     server = exercise.PREDICTIONS["server_503"]
     assert exercise.verdict_server_503(Prediction(server, "retried"), default).misconception == (
         "default_retries_503")
+
+
+def _shared_machine_run(v2_overflow: int) -> RetryRun:
+    """The retried run of a CI run with the machine shared: 43 of 55 retried calls ended on v2."""
+    records = tuple(record(200, 2, "127.0.0.1:2") for _ in range(43)) + tuple(
+        record(200, 3, "127.0.0.1:1") for _ in range(12))
+    r = run(calls=400, codes={200: 392, 503: 8}, server_overflow=129, client={"upstream_rq_retry": 129},
+            records=records)
+    v2 = {"upstream_rq_pending_overflow": 0, "upstream_rq_active_overflow": v2_overflow}
+    return dataclasses.replace(r, server={**r.server, V2: v2})
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_calls_back_on_the_slow_pod_are_allowed_as_far_as_the_other_pods_own_overflows(lang: str) -> None:
+    default, _ = server_runs()
+    # v2's sidecar refused some itself: a retry of one of those goes back to v1 (previous_hosts)
+    shared = checks.server_overflow_retried(default, _shared_machine_run(6), ADDRESSES, lang=lang)
+    assert shared.ok and "6" in shared.detail, str(shared)
+    # v2 refused nothing: 12 of 55 back on v1 is more than the 1 in 5 previous_hosts leaves
+    quiet = checks.server_overflow_retried(default, _shared_machine_run(0), ADDRESSES, lang=lang)
+    assert not quiet.ok and quiet.remedy, str(quiet)

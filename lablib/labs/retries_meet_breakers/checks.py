@@ -138,16 +138,24 @@ def server_overflow_retried(default: RetryRun, retried: RetryRun, addresses: Map
                             ) -> Check:
     """Step 6: the slow pod's server sidecar overflowed in both runs. Under Istio's default policy its 503
     (``x-envoy-overloaded``) reached the clients unretried; with ``retryOn: 5xx`` it was retried, fewer 503s
-    reached the clients, and the retries ended on the other pod (``previous_hosts``)."""
+    reached the clients, and the retries ended on the other pod (``previous_hosts``).
+
+    A retried call may still end on the slow pod when the other pod's sidecar overflowed too (a busy machine
+    slows it: its 503 is retried, and ``previous_hosts`` sends that retry to the slow pod): each of those
+    overflows may bring one call back (12 of 55 back on v1 in a CI run with the machine shared), beyond the
+    ``1 - OTHER_POD_SHARE`` allowed otherwise."""
     overloaded = sum(1 for r in default.records if r.code == 503 and r.overloaded)
     on_other, total = retried_to(retried, addresses, other)
-    hosts_ok = not addresses or not retried.records or (total > 0 and on_other >= OTHER_POD_SHARE * total)
+    back = total - on_other
+    hosts_ok = not addresses or not retried.records or (
+        total > 0 and back <= retried.server_overflows(other) + (1 - OTHER_POD_SHARE) * total)
     ok = (default.server_overflows(slow) > 0 and default.retries == 0 and overloaded > 0
           and retried.server_overflows(slow) > 0 and retried.retries > 0
           and retried.share_503 < default.share_503 and hosts_ok)
     detail = t("retries.check.server_overflow.seen", lang, overflow=default.server_overflows(slow),
                default=100 * default.share_503, overloaded=overloaded, retries=retried.retries,
-               retried=100 * retried.share_503, other=on_other, total=total)
+               retried=100 * retried.share_503, other=on_other, total=total,
+               other_overflow=retried.server_overflows(other))
     return Check(ok, t("retries.check.server_overflow.title", lang), detail, lang,
                  "" if ok else t("retries.check.remedy.server_overflow", lang))
 

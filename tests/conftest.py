@@ -64,5 +64,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         mine = max((c for m, c in _COST.items() if item.get_closest_marker(m)), default=0)
         if "lab_run" in getattr(item, "fixturenames", ()):
             mine = max(mine, 4)  # executes a whole lab notebook (or reads one another worker executes)
-        cost[_scope(item.nodeid)] = max(cost.get(_scope(item.nodeid), 0), mine)
+        scope = _scope(item.nodeid)
+        cost[scope] = max(cost.get(scope, 0), mine)
     items.sort(key=lambda item: -cost[_scope(item.nodeid)])  # stable: a scope's tests keep their order

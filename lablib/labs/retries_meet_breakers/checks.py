@@ -146,16 +146,16 @@ def server_overflow_retried(default: RetryRun, retried: RetryRun, addresses: Map
     ``1 - OTHER_POD_SHARE`` allowed otherwise."""
     overloaded = sum(1 for r in default.records if r.code == 503 and r.overloaded)
     on_other, total = retried_to(retried, addresses, other)
-    back = total - on_other
+    other_overflow = retried.server_overflows(other)
     hosts_ok = not addresses or not retried.records or (
-        total > 0 and back <= retried.server_overflows(other) + (1 - OTHER_POD_SHARE) * total)
+        total > 0 and total - on_other <= other_overflow + (1 - OTHER_POD_SHARE) * total)
     ok = (default.server_overflows(slow) > 0 and default.retries == 0 and overloaded > 0
           and retried.server_overflows(slow) > 0 and retried.retries > 0
           and retried.share_503 < default.share_503 and hosts_ok)
     detail = t("retries.check.server_overflow.seen", lang, overflow=default.server_overflows(slow),
                default=100 * default.share_503, overloaded=overloaded, retries=retried.retries,
                retried=100 * retried.share_503, other=on_other, total=total,
-               other_overflow=retried.server_overflows(other))
+               other_overflow=other_overflow)
     return Check(ok, t("retries.check.server_overflow.title", lang), detail, lang,
                  "" if ok else t("retries.check.remedy.server_overflow", lang))
 

@@ -94,7 +94,11 @@ _CELLS = [
     "kit.set_language('en')\nkit.set_language('zh')",
     "go.Figure(go.Scatter(x=[1, 2], y=[3, 4], name='a'))",
     "go.Figure(go.Scatter(x=[5], y=[6], name='b'))",
+    # what it saves: plotly's renderer module (nbformat, jsonschema, a grammar built at import: ~1.2 s)
+    "import sys; from lablib.notebook.export import use_export_renderer\n"
+    "print('plotly.io._renderers' in sys.modules, use_export_renderer())",
     "import plotly.io as pio; print(pio.renderers.default)",
+    "go.Figure(go.Scatter(x=[7], y=[8], name='c'))",
 ]
 
 
@@ -104,18 +108,34 @@ def _run_cells(cells: list[str], env: dict[str, str] | None = None) -> nbformat.
     return nb
 
 
+def _outputs(nb: nbformat.NotebookNode) -> list[dict[str, Any]]:
+    return [o for c in nb.cells for o in c.outputs]
+
+
 def test_in_a_kernel_set_language_embeds_plotly_js_once_and_keeps_the_interactive_mimetype():
     nb = _run_cells(_CELLS)
-    outputs = [o for c in nb.cells for o in c.outputs]
+    outputs = _outputs(nb)
     with_js = [o for o in outputs if PLOTLY_JS.search(o.get("data", {}).get("text/html", ""))]
     assert len(with_js) == 1, "set_language twice must not embed plotly.js twice"
     figures = [o for o in outputs if PLOTLY in o.get("data", {})]
-    assert len(figures) == 2 and all("text/html" in o["data"] for o in figures)
-    assert nb.cells[-1].outputs[0]["text"].strip() == EXPORT_RENDERER
+    assert len(figures) == 3 and all("text/html" in o["data"] for o in figures)
+    assert [tr["name"] for o in figures for tr in o["data"][PLOTLY]["data"]] == ["a", "b", "c"]
+    # two figures shown, and plotly's renderer module never loaded
+    assert nb.cells[3].outputs[0]["text"].split() == ["False", EXPORT_RENDERER]
+    # once plotly's renderer module is loaded its own kernel default shows; figures still carry their HTML
+    assert nb.cells[4].outputs[0]["text"].strip() == "plotly_mimetype"
 
 
 def test_a_renderer_the_user_chose_wins():
     nb = _run_cells(_CELLS, env={**os.environ, "PLOTLY_RENDERER": "plotly_mimetype"})
-    outputs = [o for c in nb.cells for o in c.outputs]
+    outputs = _outputs(nb)
     assert not [o for o in outputs if "text/html" in o.get("data", {}) and PLOTLY in o["data"]]
-    assert nb.cells[-1].outputs[0]["text"].strip() == "plotly_mimetype"
+    assert len([o for o in outputs if PLOTLY in o.get("data", {})]) == 3
+    assert nb.cells[4].outputs[0]["text"].strip() == "plotly_mimetype"
+
+
+def test_a_renderer_set_in_the_notebook_wins():
+    nb = _run_cells([_CELLS[0], "import plotly.io as pio; pio.renderers.default = 'json'", _CELLS[1]])
+    data = [o["data"] for o in _outputs(nb) if "data" in o]
+    assert data and all(PLOTLY not in d and "text/html" not in d for d in data), data
+    assert any("application/json" in d for d in data)

@@ -28,9 +28,12 @@ def test_each_subset_is_its_own_envoy_cluster_with_its_own_limit(lab):
     one, halves, skew = points["none"], points["50-50"], points["90-10"]
     # The book's route: one cluster carries everything and every overflow.
     assert one[60].overflowed(ONE) > 0 and one[60].clusters[V1]["upstream_rq_total"] == 0
-    # Two subset clusters admit about twice one cluster's L: far fewer 503s at the same load, and more in.
-    for c in (40, 60):
-        assert halves[c].share_503 < one[c].share_503 - 0.15, (c, halves[c].share_503, one[c].share_503)
+    # Two subset clusters admit about twice one cluster's L: fewer 503s at the same load, and more in. At
+    # c = 40 the two fit (theory: none refused, against half); at 60 both refuse (1/3 against 2/3 of the
+    # threads), and a refused thread comes back at once, so its share of calls depends on how fast the
+    # machine answers: on a starved one it was 0.62 against 0.715, so only the order is asserted there.
+    assert halves[40].share_503 < one[40].share_503 - 0.15, (halves[40].share_503, one[40].share_503)
+    assert halves[60].share_503 < one[60].share_503, (halves[60].share_503, one[60].share_503)
     assert max(p.admitted_peak for p in halves.values()) >= 1.5 * max(p.admitted_peak for p in one.values())
     # 50/50: both clusters fill and overflow; 90/10: v1 trips first, v2 barely carries anything.
     assert halves[60].overflowed(V1) > 0 and halves[60].overflowed(V2) > 0

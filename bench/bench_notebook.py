@@ -5,9 +5,10 @@ kernel on the embedded backend, in a private ``$LABLIB_HOME``, with ``$LABLIB_TI
 then logs every fortio run and every step of starting the lab and applying a file
 (``lablib.backends.mesh._timing``).
 
-* wall: the code cells' time (papermill's per-cell durations; the kernel's start is printed apart, with an
+* wall: the code cells' time (papermill's per-cell durations, without papermill's own write of the notebook
+  at each cell's start: it runs without an output path; the kernel's start is printed apart, with an
   empty notebook through the same path as its peer). The cell that first imports lablib is in the wall (the
-  student waits for it) and printed apart too: plotly's renderers bring nbformat and jsonschema with it;
+  student waits for it) and printed apart too (lablib, plotly and ipywidgets load there);
 * fortio: the time inside fortio runs, the union of their intervals (runs from several client pods at once
   count once); ``ActualDuration`` summed is printed too;
 * ratio = wall ÷ fortio; the target is 1.15 with the notebook's own parameters (what a student runs): the
@@ -43,9 +44,13 @@ LABS_DIR = REPO / "labs"
 #: wall ÷ fortio a lab should stay under with its own parameters (issue 18).
 TARGET = 1.15
 
+# No output path while it runs: papermill would write the whole notebook (megabytes: plotly.js is in it) at
+# the start of every cell, inside the cell's measured time, which no student waits for (JupyterLab autosaves
+# every 2 minutes); the executed notebook is written once at the end.
 _RUN = (
-    "import json, sys, papermill; papermill.execute_notebook(sys.argv[1], sys.argv[2], cwd=sys.argv[3], "
-    "parameters=json.loads(sys.argv[4]), kernel_name='python3', progress_bar=False)"
+    "import json, sys, nbformat, papermill; nb = papermill.execute_notebook(sys.argv[1], None, "
+    "cwd=sys.argv[3], parameters=json.loads(sys.argv[4]), kernel_name='python3', progress_bar=False); "
+    "nbformat.write(nb, sys.argv[2])"
 )
 
 

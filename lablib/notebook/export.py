@@ -12,6 +12,8 @@ It builds that bundle from plotly's renderer classes (``plotly.io._base_renderer
 display formatter instead of setting ``plotly.io.renderers.default``: reading that imports
 ``plotly.io._renderers``, which imports nbformat only to check its version, and nbformat brings jsonschema and
 rfc3987-syntax, which builds a grammar at import: 1.2 s at the first cell of every lab (bench_notebook).
+plotly's widget module imports that renderer module too: ``figure_widget`` makes the explorers' widgets
+without that grammar.
 
 A widget lives in a kernel; a static page has none. ``live_widget`` displays a widget with a ``text/html``
 fallback that says so (what nbconvert, Jupyter Book and GitHub show when the page has no widget state).
@@ -26,7 +28,7 @@ from typing import Any
 
 from lablib.i18n import t
 
-__all__ = ["EXPORT_RENDERER", "LiveWidget", "live_widget", "use_export_renderer"]
+__all__ = ["EXPORT_RENDERER", "LiveWidget", "figure_widget", "live_widget", "use_export_renderer"]
 
 #: The plotly mimetype for JupyterLab + self-contained HTML (plotly.js embedded once) for every export.
 EXPORT_RENDERER = "plotly_mimetype+notebook"
@@ -86,6 +88,30 @@ def _show(fig: Any) -> None:
     bundle = PlotlyRenderer().to_mimebundle(dict(fig_dict))
     bundle.update(notebook.to_mimebundle(dict(fig_dict)))
     display(bundle, raw=True)
+
+
+def figure_widget(figure: Any = None) -> Any:
+    """A ``go.FigureWidget`` (of ``figure``, if given): what the explorers update in place.
+
+    plotly's widget module imports ``plotly.io._renderers`` (for a version warning), hence nbformat and
+    jsonschema, and jsonschema loads its optional checker of the ``iri`` formats from rfc3987-syntax when that
+    is installed (jupyter-events installs it), which builds 38 grammars at import: 1.2 s (2.8 s under a
+    profiler) at a lab's explorer. The first call imports the widget module with that optional checker left
+    out: jsonschema then does not check ``iri`` formats in this process (nothing in a lab does), and a later
+    ``import rfc3987_syntax`` works as usual.
+    """
+    if "plotly.basewidget" not in sys.modules and "jsonschema" not in sys.modules:
+        left_out = "rfc3987_syntax" not in sys.modules
+        if left_out:
+            sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import fails: checker skipped
+        try:
+            import plotly.basewidget  # noqa: F401
+        finally:
+            if left_out:
+                del sys.modules["rfc3987_syntax"]
+    import plotly.graph_objects as go
+
+    return go.FigureWidget() if figure is None else go.FigureWidget(figure)
 
 
 def _in_kernel() -> bool:

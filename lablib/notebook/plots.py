@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from lablib.i18n import t
 from lablib.notebook.book import is_book
+from lablib.notebook.export import figure_widget
 from lablib.notebook.runs import OVERFLOW_COUNTERS, RunPoint, by_label
 
 __all__ = [
@@ -71,7 +72,7 @@ def _band_x(theory: TheoryOverlay | None) -> list[float | None]:
 
 
 def _fig(widget: bool, **layout: object) -> go.Figure:
-    fig = go.FigureWidget() if widget else go.Figure()
+    fig = figure_widget() if widget else go.Figure()
     defaults: dict[str, object] = {
         "template": "plotly_white",
         "height": 420,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from typing import Any
 
 import nbformat
@@ -139,3 +141,16 @@ def test_a_renderer_set_in_the_notebook_wins():
     data = [o["data"] for o in _outputs(nb) if "data" in o]
     assert data and all(PLOTLY not in d and "text/html" not in d for d in data), data
     assert any("application/json" in d for d in data)
+
+
+def test_a_figure_widget_comes_without_the_iri_grammar_and_keeps_its_figure():
+    # a fresh interpreter: the cost is the first import of plotly's widget module (rfc3987-syntax's grammars)
+    code = (
+        "import sys; import plotly.graph_objects as go; from lablib.notebook.export import figure_widget\n"
+        "f = figure_widget(go.Figure(go.Scatter(x=[1], y=[2], name='a')))\n"
+        "print(type(f).__name__, f.data[0].name, 'rfc3987_syntax' in sys.modules)\n"
+        "import rfc3987_syntax; print(rfc3987_syntax.__name__)"  # importable as usual afterwards
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["FigureWidget", "a", "False", "rfc3987_syntax"]

@@ -11,7 +11,6 @@ import math
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
-import plotly.graph_objects as go
 from IPython.display import HTML, display
 
 from lablib._types import PathLike
@@ -22,7 +21,7 @@ from lablib.labs.outlier_detection.plots import timeline_figure
 from lablib.labs.outlier_detection.rule import LAB, OutlierSettings
 from lablib.labs.outlier_detection.timeline import Timeline
 from lablib.notebook.explorer import ExplorerShell, error_html
-from lablib.notebook.export import live_widget
+from lablib.notebook.export import figure_widget, live_widget
 from lablib.translate import defaults
 
 if TYPE_CHECKING:
@@ -122,7 +121,7 @@ class Explorer(ExplorerShell):
             # widgets, jupyter/nbclient#312).
             self.output.outputs = ()
             fig = timeline_figure(tl, names=host_names(self.lab), title=self._title(), lang=self.lang)
-            self.figure.children = (go.FigureWidget(fig),)
+            self.figure.children = (figure_widget(fig),)
             for check in self.checks(tl):
                 self.output.append_display_data(check)
             return tl

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from lablib.i18n import t
 from lablib.labs.retries_meet_breakers.experiment import RetryRun
 from lablib.labs.retries_meet_breakers.theory import amplification, amplification_band, failed_share
+from lablib.notebook.export import figure_widget
 from lablib.notebook.tables import HTML
 
 __all__ = ["EXPLORER_AMPLIFICATION", "EXPLORER_SHARE", "add_point", "amplification_figure", "band_text",
@@ -35,7 +36,7 @@ CURVE_N = tuple(range(6))
 
 
 def _fig(widget: bool, **layout: object) -> go.Figure:
-    fig = go.FigureWidget() if widget else go.Figure()
+    fig = figure_widget() if widget else go.Figure()
     fig.update_layout(template="plotly_white", height=400, legend={"orientation": "h", "y": -0.25}, **layout)
     return fig
 

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from lablib.i18n import t
 from lablib.labs.where_the_limit_lives.experiment import ClientsRun, LimitPoint
+from lablib.notebook.export import figure_widget
 from lablib.notebook.tables import HTML
 from lablib.theory.limits import ClusterLimits, limit_band, overflow_onset, theoretical_limit
 
@@ -24,7 +25,7 @@ _CELL = "padding:2px 8px;border:1px solid #ddd;text-align:right"
 
 
 def _fig(widget: bool, **layout: object) -> go.Figure:
-    fig = go.FigureWidget() if widget else go.Figure()
+    fig = figure_widget() if widget else go.Figure()
     fig.update_layout(template="plotly_white", height=420, legend={"orientation": "h", "y": -0.2}, **layout)
     return fig
 

@@ -50,12 +50,18 @@ system-deps:
 # costliest first, and each lab edition executes once for all workers), then the few `alone` tests that need
 # the machine to themselves; exit status 5 there (nothing selected, e.g. PYTEST_ARGS names a file) is fine.
 # --durations=25: the slowest tests at the end of every run, so a test that grows slow shows in CI's log.
+# The second pass collects only the files with an `alone` test (collecting every file takes ~8 s) unless
+# PYTEST_ARGS says what to run. Both write bytecode even where PYTHONDONTWRITEBYTECODE is set (containers
+# often set it): hundreds of processes import lablib during the suite (kernels, service-go pods, fortio
+# workers), and pytest caches its rewritten test modules only then.
 TEST_WORKERS ?= 2
+ALONE_FILES := $(shell grep -rl --include='test_*.py' 'mark.alone' tests)
 test: system-deps $(BIN)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m 'not slow and not alone' --durations=25 \
-	  $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -m 'alone and not slow' $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) -m 'not slow and not alone' \
+	  --durations=25 $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m 'alone and not slow' \
+	  $(or $(strip $(PYTEST_ARGS)),$(ALONE_FILES)) || [ $$? -eq 5 ]
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -36,9 +37,34 @@ _ONE_WORKER_FOLDERS = ("tests/apiserver/",)
 _COST = {"browser": 4, "classroom": 3, "apiserver": 2, "envoy": 1}
 
 
+#: The files whose tests read a lab's executions (``lab_run``), by lab. With that lab's Chinese-edition test
+#: of test_editions.py they are one unit: no worker waits on the lock of an execution another one is running.
+_LAB_FILES = {
+    "tests/notebooks/test_notebook.py": "01",
+    "tests/export/test_export.py": "01",
+    "tests/outlier/test_notebook.py": "02",
+    "tests/browser/test_lab02_browser.py": "02",  # starts lab 02's executions beside its own run
+    "tests/limits/test_notebook.py": "03",
+    "tests/notebooks/test_lab04.py": "04",
+    "tests/retries/test_notebook.py": "05",
+    "tests/server_limit/test_notebook.py": "06",
+}
+_EDITION = re.compile(
+    r"tests/notebooks/test_editions\.py::test_chinese_notebook_runs_in_chinese_and_leaks_no_english\[(\d\d)\]")
+
+
+def _lab_of(nodeid: str) -> str | None:
+    match = _EDITION.fullmatch(nodeid)
+    return match.group(1) if match else _LAB_FILES.get(nodeid.split("::", 1)[0])
+
+
 def _scope(nodeid: str) -> str:
-    """The unit one worker takes whole: a test's file (its module-scoped fixtures, e.g. a shared mesh, start
-    once) or its folder when that is in ``_ONE_WORKER_FOLDERS``."""
+    """The unit one worker takes whole: the tests that read one lab's executions (``_LAB_FILES``), else a
+    test's file (its module-scoped fixtures, e.g. a shared mesh, start once) or its folder when that is in
+    ``_ONE_WORKER_FOLDERS``."""
+    lab = _lab_of(nodeid)
+    if lab is not None:
+        return f"lab {lab}"
     path = nodeid.split("::", 1)[0]
     return next((f for f in _ONE_WORKER_FOLDERS if path.startswith(f)), path)
 
@@ -63,6 +89,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         mine = max((c for m, c in _COST.items() if item.get_closest_marker(m)), default=0)
         if "lab_run" in getattr(item, "fixturenames", ()):
+            if _lab_of(item.nodeid) is None:
+                raise pytest.UsageError(f"{item.nodeid} reads a lab's execution (lab_run): add its file to "
+                                        "_LAB_FILES in tests/conftest.py, with the lab it reads")
             mine = max(mine, 4)  # executes a whole lab notebook (or reads one another worker executes)
         scope = _scope(item.nodeid)
         cost[scope] = max(cost.get(scope, 0), mine)

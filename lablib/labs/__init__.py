@@ -84,8 +84,8 @@ LABS: Final[tuple[LabInfo, ...]] = (
             checks=9),
     LabInfo("06", "06-the-server-protects-itself.ipynb", "lablib.labs.the_server_protects_itself",
             {"backend": "embedded", "client_counts": [1, 3], "concurrency": 20, "calls_per_thread": 5,
-             # 50 ms, not the lab's 100: the notebook's fortio time falls from 44 s to 11 s (its waiting
-             # requests queue behind one another), and a call still spans two samples of the gauges (20 ms)
+             # 50 ms, not the lab's 100: the notebook's fortio time fell from 44 s to 11 s (2 runs), and a
+             # call still spans two samples of the gauges (every 20 ms)
              "server_limit": 15, "service_time_ms": 50, "warm_runs": 1, "run_explorer": True,
              "predict_server_peak": 15, "predict_h2_share": 50, "predict_grpc_status": "UNAVAILABLE"},
             checks=7),

@@ -32,7 +32,7 @@ __all__ = ["EXPORT_RENDERER", "LiveWidget", "figure_widget", "live_widget", "use
 
 #: The plotly mimetype for JupyterLab + self-contained HTML (plotly.js embedded once) for every export.
 EXPORT_RENDERER = "plotly_mimetype+notebook"
-#: What plotly picks by itself in a kernel (``plotly.io._renderers``): the export renderer replaces these.
+#: Defaults that are no user's choice: plotly's own in a kernel (``plotly.io._renderers``), and ours.
 _PLOTLY_KERNEL_DEFAULTS = ("", "plotly_mimetype", "jupyterlab", EXPORT_RENDERER)
 
 _shown = {"formatter": False, "plotly_js": False}
@@ -121,6 +121,7 @@ def _in_kernel() -> bool:
         return False
     shell = get_ipython()
     return shell is not None and type(shell).__module__.startswith("ipykernel")
+
 
 class LiveWidget:
     """A widget displayed with a static fallback: the widget where a kernel runs it, ``note`` elsewhere."""

@@ -15,9 +15,9 @@ from lablib.labs.retries_meet_breakers.plots import band_text
 from lablib.notebook.checks import Check
 from lablib.translate import defaults
 
-__all__ = ["BUDGET_FLOOR", "amplification_follows_theory", "budget_caps_retries", "default_does_not_retry",
-           "explorer_ran", "overflow_not_retried", "retry_breaker_trips", "server_overflow_retried",
-           "timeouts_cut_calls"]
+__all__ = ["BUDGET_FLOOR", "allowed_back", "amplification_follows_theory", "budget_caps_retries",
+           "default_does_not_retry", "explorer_ran", "overflow_not_retried", "retry_breaker_trips",
+           "server_overflow_retried", "timeouts_cut_calls"]
 
 #: Istio's ``minRetryConcurrency`` when a budget leaves it out: the retries a budget always allows, whatever
 #: the load.
@@ -133,6 +133,12 @@ def retried_to(run: RetryRun, addresses: Mapping[str, str], pod: str) -> tuple[i
     return sum(1 for r in retried if addresses.get(r.upstream_host) == pod), len(retried)
 
 
+def allowed_back(total: int, other_overflow: int) -> float:
+    """Of ``total`` retried calls, how many may end back on the slow pod: ``1 - OTHER_POD_SHARE`` of them,
+    plus one per overflow of the other pod's own sidecar (``server_overflow_retried``)."""
+    return other_overflow + (1 - OTHER_POD_SHARE) * total
+
+
 def server_overflow_retried(default: RetryRun, retried: RetryRun, addresses: Mapping[str, str], *,
                             slow: str = "service-go-v1-0", other: str = "service-go-v2-0", lang: str = "en"
                             ) -> Check:
@@ -148,7 +154,7 @@ def server_overflow_retried(default: RetryRun, retried: RetryRun, addresses: Map
     on_other, total = retried_to(retried, addresses, other)
     other_overflow = retried.server_overflows(other)
     hosts_ok = not addresses or not retried.records or (
-        total > 0 and total - on_other <= other_overflow + (1 - OTHER_POD_SHARE) * total)
+        total > 0 and total - on_other <= allowed_back(total, other_overflow))
     ok = (default.server_overflows(slow) > 0 and default.retries == 0 and overloaded > 0
           and retried.server_overflows(slow) > 0 and retried.retries > 0
           and retried.share_503 < default.share_503 and hosts_ok)

@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 
+from lablib import _yamlio
 from lablib._exceptions import LabError
 from lablib.i18n import t
 from lablib.notebook import contention
@@ -127,7 +128,7 @@ def _thresholds(proxy_config: str, cluster: str | None) -> dict[str, Any] | None
     import yaml
 
     try:
-        docs = yaml.safe_load(proxy_config)
+        docs = _yamlio.load(proxy_config)
     except yaml.YAMLError:
         return None
     items = (

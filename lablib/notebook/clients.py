@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from lablib import _yamlio
 from lablib._exceptions import LabError
 from lablib.envoy.upstream import ClusterStats
 from lablib.i18n import Msg
@@ -231,10 +232,10 @@ def client_names(count: int) -> list[str]:
 def client_pod(name: str, *, workers: int | None = None) -> dict[str, Any]:
     """A client pod named ``name`` (a copy of ``fortio-2.yaml``); ``workers``: its sidecar's Envoy workers,
     as Istio's per-pod ProxyConfig (``proxy.istio.io/config`` concurrency) says."""
-    body = yaml.safe_load(SECOND_CLIENT.read_text())
+    body = _yamlio.load(SECOND_CLIENT.read_text())
     body["metadata"]["name"] = name
     if workers is not None:
-        config = yaml.safe_load(body["metadata"]["annotations"][PROXY_CONFIG_ANNOTATION]) or {}
+        config = _yamlio.load(body["metadata"]["annotations"][PROXY_CONFIG_ANNOTATION]) or {}
         config["concurrency"] = workers
         body["metadata"]["annotations"][PROXY_CONFIG_ANNOTATION] = yaml.safe_dump(config, sort_keys=False)
     return body

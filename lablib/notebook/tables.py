@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lablib import _yamlio
 from lablib.i18n import t
 from lablib.notebook.runs import RunPoint, by_label, summary
 
@@ -112,7 +113,7 @@ def cluster_yaml(proxy_config: str, cluster: str) -> str:
     import yaml
 
     try:
-        docs = yaml.safe_load(proxy_config)
+        docs = _yamlio.load(proxy_config)
     except yaml.YAMLError:
         return proxy_config
     items = (

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from lablib import _yamlio
 from lablib.i18n import t
 from lablib.labs.outlier_detection.rule import OutlierSettings, effective_envoy, seconds
 from lablib.labs.outlier_detection.timeline import Event, Timeline
@@ -254,7 +255,7 @@ def rule_reached(envoy_yaml: str, settings: OutlierSettings, *, lang: str = "en"
     """The client sidecar's cluster carries the outlier detection the rule should produce (``envoy_view``)."""
     title = t("outlier.check.rule_reached.title", lang)
     try:
-        doc = yaml.safe_load(envoy_yaml) or {}
+        doc = _yamlio.load(envoy_yaml) or {}
     except yaml.YAMLError as exc:
         return Check(False, title, t("outlier.check.rule_reached.unreadable", lang, error=exc), lang,
                      t("outlier.check.remedy.rule", lang))

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from lablib import _yamlio
 from lablib.i18n import t
 from lablib.labs.outlier_detection.experiment import heal, host_names
 from lablib.labs.outlier_detection.observer import DEFAULT_CLUSTER, Action, watch
@@ -99,7 +98,7 @@ def _snake(name: str) -> str:
 def effective_outlier(proxy_config: str, cluster: str = DEFAULT_CLUSTER) -> dict[str, int] | None:
     """The outlier detection Envoy runs for ``cluster`` (its defaults filled in; None: none at all), from the
     client sidecar's config (``lab.proxy_config("cluster")``, snake_case or camelCase)."""
-    dump = yaml.safe_load(proxy_config)
+    dump = _yamlio.load(proxy_config)
     if isinstance(dump, dict):
         dump = dump.get("clusters") or dump.get("items") or [dump]
     found = next((c for c in dump or [] if isinstance(c, dict) and c.get("name") == cluster), None)

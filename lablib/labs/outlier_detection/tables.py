@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from lablib import _yamlio
 from lablib.i18n import t
 from lablib.labs.outlier_detection.observer import DEFAULT_CLUSTER
 from lablib.labs.outlier_detection.rule import OutlierSettings, effective_envoy
@@ -72,7 +73,7 @@ def _cluster_named(items: Any, name: str) -> dict[str, Any] | None:
 
 def envoy_view(lab: Lab, cluster: str = DEFAULT_CLUSTER, *, lang: str = "en") -> str:
     """The outlier-detection part of ``cluster`` in the client sidecar's live config, as YAML."""
-    dump = yaml.safe_load(lab.proxy_config("cluster"))
+    dump = _yamlio.load(lab.proxy_config("cluster"))
     if isinstance(dump, dict):  # istioctl-like rendering may wrap the list
         dump = dump.get("clusters") or dump.get("items") or [dump]
     c = _cluster_named(dump, cluster)

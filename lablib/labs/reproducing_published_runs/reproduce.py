@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import yaml
 
+from lablib import _yamlio
 from lablib._exceptions import LabError
 from lablib.i18n import Msg, t
 from lablib.labs.reproducing_published_runs.client_cpu import fortio_in
@@ -93,7 +94,7 @@ def comparison(run: Replay, *, lang: str = "en") -> HTML:
 def measured(path: Path = MEASURED_FILE) -> dict[str, Any]:
     """The recorded bench numbers (``experiment -> rows``); LabError if the file is missing or damaged."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _yamlio.load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise LabError(Msg("reproduce.measured_unreadable", path=str(path), error=str(exc))) from None
     if not isinstance(data, dict) or (not data.get("task") and not data.get("book")):

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from lablib import _yamlio
 from lablib._exceptions import LabWarning
 from lablib._types import JSONDict
 from lablib.i18n import t
@@ -45,7 +46,7 @@ V2_POD = "service-go-v2-0"
 
 
 def _book_docs() -> list[JSONDict]:
-    return [d for d in yaml.safe_load_all(_SERVICE.read_text()) if d]
+    return [d for d in _yamlio.load_all(_SERVICE.read_text()) if d]
 
 
 def _with_stats(deployment: JSONDict) -> JSONDict:

@@ -14,6 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from lablib import _yamlio
 from lablib.i18n import t
 from lablib.labs.retries_meet_breakers.experiment import RetryRun
 from lablib.labs.retries_meet_breakers.theory import amplification, amplification_band, failed_share
@@ -215,7 +216,7 @@ def breakers_of(proxy_config: str, cluster: str) -> HTML:
     import yaml
 
     found: Any = None
-    for item in yaml.safe_load(proxy_config) or ():
+    for item in _yamlio.load(proxy_config) or ():
         if isinstance(item, dict) and item.get("name") == cluster:
             found = item.get("circuitBreakers") or item.get("circuit_breakers")
     text = yaml.safe_dump({"circuitBreakers": found}, sort_keys=False)

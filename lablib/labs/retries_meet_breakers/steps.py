@@ -17,8 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from lablib import _yamlio
 from lablib._exceptions import ParameterError
 from lablib.i18n import Msg, t
 from lablib.labs.retries_meet_breakers.experiment import RetryRun, measure, measure_many
@@ -59,7 +58,7 @@ def route_policy(lab: Any, *, pod: str | None = None) -> dict[str, Any]:
     """The client sidecar's live route to service-go: its ``timeout`` and ``retry_policy`` as Envoy runs them
     (from ``proxy_config("route")``), keys in Envoy's snake_case."""
     text = lab.proxy_config("route", pod=pod) if pod is not None else lab.proxy_config("route")
-    for config in yaml.safe_load(text) or ():
+    for config in _yamlio.load(text) or ():
         for host in config.get("virtual_hosts") or config.get("virtualHosts") or ():
             if not str(host.get("name", "")).startswith("service-go."):
                 continue

@@ -8,8 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from lablib import _yamlio
 from lablib.i18n import t
 from lablib.lab_defaults import MANIFESTS
 from lablib.manifests.builder import NETWORKING_API_VERSION, build_destination_rule, write_manifest
@@ -58,4 +57,4 @@ def server_sidecar(directory: Path, max_requests: int, *, lang: str = "en") -> P
 
 def load_server() -> list[dict[str, Any]]:
     """The one-pod service-go manifest as plain objects (the tests build variants of it)."""
-    return list(yaml.safe_load_all(SERVER.read_text()))
+    return list(_yamlio.load_all(SERVER.read_text()))

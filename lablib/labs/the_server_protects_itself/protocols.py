@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from lablib import _yamlio
 from lablib.i18n import t
 from lablib.lab_defaults import MANIFESTS
 from lablib.manifests.builder import build_destination_rule, write_manifest
@@ -95,7 +96,7 @@ def upstream_view(lab: Any, host: str) -> str:
               f"inbound|{port}||", lab.proxy_config("cluster", pod=pod)))
     out = []
     for command, name, text in views:
-        clusters = [c for c in yaml.safe_load(text) or () if isinstance(c, dict) and c.get("name") == name]
+        clusters = [c for c in _yamlio.load(text) or () if isinstance(c, dict) and c.get("name") == name]
         found = clusters[0] if clusters else {}
         keep = {k: found[k] for k in _SHOWN if k in found}
         out.append(f"$ {command}\n" + yaml.safe_dump(keep, sort_keys=False))

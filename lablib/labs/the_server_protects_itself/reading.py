@@ -15,8 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from lablib import _yamlio
 from lablib.envoy.access_log import ResponseRecord
 from lablib.i18n import t
 from lablib.labs.the_server_protects_itself.mesh import SERVER_POD
@@ -49,7 +48,7 @@ class BreakerView:
 def inbound_thresholds(cluster_yaml: str, name: str = INBOUND) -> dict[str, Any]:
     """``circuitBreakers.thresholds[0]`` of cluster ``name`` in ``istioctl proxy-config cluster -o yaml``
     output (the lab's ``proxy_config`` prints the same)."""
-    for cluster in yaml.safe_load(cluster_yaml) or ():
+    for cluster in _yamlio.load(cluster_yaml) or ():
         if isinstance(cluster, dict) and cluster.get("name") == name:
             thresholds = (cluster.get("circuitBreakers") or {}).get("thresholds") or [{}]
             return dict(thresholds[0])

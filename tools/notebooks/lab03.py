@@ -294,7 +294,8 @@ checks.server_guard_trips(clients, lang=lang)
 # `maxConnections + hosts × workers` connections. Those extra requests only get in when `http2MaxRequests`
 # does not reject them, so this step uses a rule with `maxConnections: 10` and `http1MaxPendingRequests: 10`
 # only (the book's route: one cluster).
-# The client pod `fortio-w` is started with 1, 2 and 4 workers; the band is what theory allows for each.
+# The client pods `fortio-w1`, `fortio-w2` and `fortio-w4` start together, with 1, 2 and 4 workers; the
+# band is what theory allows for each.
 #
 # <!-- claims: istio.proxy.concurrency-from-cpu-limit envoy.pool.per-worker-slack -->
 # <!-- claims: istio.proxy-config.concurrency-sets-workers -->
@@ -310,8 +311,8 @@ checks.server_guard_trips(clients, lang=lang)
 # 每个工作线程对每个实例都有自己的连接池，
 # 而没有连接的连接池总可以新建一个，所以真实的 Envoy 最多可能打开 `maxConnections + 实例数 × 工作线程数`
 # 个连接。只有当 `http2MaxRequests` 不拒绝这些多出来的请求时它们才会被接纳，所以这一步使用只有
-# `maxConnections: 10` 和 `http1MaxPendingRequests: 10` 的规则。客户端 pod `fortio-w` 依次以 1、2、4
-# 个工作线程启动；区间是理论对每种情况允许的范围。
+# `maxConnections: 10` 和 `http1MaxPendingRequests: 10` 的规则。客户端 pod `fortio-w1`、`fortio-w2`、
+# `fortio-w4` 同时启动，分别有 1、2、4 个工作线程；区间是理论对每种情况允许的范围。
 #
 # <!-- claims: istio.proxy.concurrency-from-cpu-limit envoy.pool.per-worker-slack -->
 # <!-- claims: istio.proxy-config.concurrency-sets-workers -->

@@ -4,7 +4,7 @@
     run_route(lab, label, c)                      one client's run, its counters per Envoy cluster
     start_clients(lab, 2, directory=…)            fortio, fortio-2, … : each caller its own client sidecar
     run_clients(lab, pods, c)                     every client at once; server sidecars' counters and peaks
-    worker_client(lab, 4, directory=…)            a client pod whose sidecar runs 4 Envoy workers
+    worker_clients(lab, [1, 4], directory=…)      client pods fortio-w1 and fortio-w4 (1 and 4 workers)
     worker_rule(directory)                        10 connections + 10 waiting, requests unlimited
     route_limits(route, workers=2)                the theory's clusters, L and band for that route
     routes_sweep / clients_sweep / workers_sweep  the notebook's three steps, with progress
@@ -31,6 +31,8 @@ from lablib.labs.where_the_limit_lives.mesh import (
     start_clients,
     use_route,
     worker_client,
+    worker_clients,
+    worker_pod,
     worker_rule,
 )
 from lablib.labs.where_the_limit_lives.sweeps import clients_sweep, routes_sweep, workers_sweep
@@ -56,6 +58,8 @@ __all__ = [
     "use_route",
     "verdicts",
     "worker_client",
+    "worker_clients",
+    "worker_pod",
     "worker_rule",
     "workers_sweep",
 ]

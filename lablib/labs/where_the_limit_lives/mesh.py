@@ -5,11 +5,11 @@ draws for them (``lablib.notebook.limits_for_files``: the same translation the l
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from lablib import _yamlio
 from lablib._exceptions import LabError
 from lablib.i18n import Msg
 from lablib.lab_defaults import MANIFESTS, WORKERS
@@ -19,7 +19,8 @@ from lablib.notebook.theory_view import limits_for_files
 from lablib.theory.limits import ClusterLimits
 
 __all__ = ["ROUTES", "RULE", "SERVICE", "WORKER_POD", "client_names", "explorer_clients", "route_limits",
-           "rule_without_ejection", "start_clients", "use_route", "worker_client", "worker_rule"]
+           "rule_without_ejection", "start_clients", "use_route", "worker_client", "worker_clients",
+           "worker_pod", "worker_rule"]
 
 #: The book's rule with ``http1MaxPendingRequests: 10``: L = 10 in flight + 10 waiting per Envoy cluster.
 RULE = MANIFESTS / "istio/resilience/destination-rule-go-cb-pending.yaml"
@@ -30,7 +31,8 @@ ROUTES: dict[str, Path] = {
     "50-50": MANIFESTS / "istio/route/virtual-service-go-v1-v2-50.yaml",
     "90-10": MANIFESTS / "istio/route/virtual-service-go-v1-v2-90-10.yaml",
 }
-#: The client pod whose sidecar runs the workers the lab asks for (``proxy.istio.io/config`` concurrency).
+#: The prefix of the client pods whose sidecars run the workers the lab asks for (``proxy.istio.io/config``
+#: concurrency): ``fortio-w1`` runs 1 worker, ``fortio-w4`` 4.
 WORKER_POD = "fortio-w"
 
 
@@ -76,7 +78,7 @@ def rule_without_ejection(directory: Path, rule: Path = RULE) -> Path:
     own overflow never counts: it has no upstream host, envoyproxy/envoy#25488.)
     """
     directory.mkdir(parents=True, exist_ok=True)
-    base = yaml.safe_load(rule.read_text())
+    base = _yamlio.load(rule.read_text())
     return write_manifest(directory / "destination-rule-go-cb-pending-no-ejection.yaml",
                           build_destination_rule(base=base, outlier_detection={}),
                           comment=f"lab 03: {rule.name} without outlierDetection (server-side 503s eject)")
@@ -95,13 +97,32 @@ def worker_rule(directory: Path) -> Path:
                           comment="lab 03, workers step: 10 connections, 10 waiting, max requests unlimited")
 
 
+def worker_pod(workers: int) -> str:
+    """``fortio-w<workers>``: the workers step's client pod whose sidecar runs ``workers`` Envoy workers."""
+    return f"{WORKER_POD}{workers}"
+
+
+def worker_clients(lab: Any, workers: Iterable[int], *, directory: Path) -> dict[int, str]:
+    """Apply a client pod ``fortio-w<N>`` with ``proxy.istio.io/config: concurrency: <N>`` for each worker
+    count N; return N -> its pod's name. The pods that are missing or run other workers are applied in one
+    file: one apply, their sidecars start together (a pod per count, so none restarts between runs)."""
+    counts = list(dict.fromkeys(workers))
+    for n in counts:
+        if n < 1:
+            raise LabError(Msg("limits.mesh.workers", workers=n))
+    names = {n: worker_pod(n) for n in counts}
+    running = getattr(lab.backend, "pods", dict)()
+    changed = [n for n in counts
+               if names[n] not in running or getattr(running[names[n]], "workers", None) != n]
+    if changed:
+        directory.mkdir(parents=True, exist_ok=True)
+        pods = ", ".join(f"{names[n]} ({n})" for n in changed)
+        lab.apply(write_manifest(directory / f"{WORKER_POD}.yaml",
+                                 [client_pod(names[n], workers=n) for n in changed],
+                                 comment=f"{pods}: client pods whose sidecars run that many Envoy worker(s)"))
+    return names
+
+
 def worker_client(lab: Any, workers: int, *, directory: Path) -> str:
-    """Apply the client pod ``fortio-w`` with ``proxy.istio.io/config: concurrency: <workers>`` (a changed
-    annotation restarts the pod, as in Kubernetes); return its name."""
-    if workers < 1:
-        raise LabError(Msg("limits.mesh.workers", workers=workers))
-    directory.mkdir(parents=True, exist_ok=True)
-    path = write_manifest(directory / f"{WORKER_POD}.yaml", client_pod(WORKER_POD, workers=workers),
-                          comment=f"{WORKER_POD}: a client pod whose sidecar runs {workers} Envoy worker(s)")
-    lab.apply(path)
-    return WORKER_POD
+    """Apply the client pod ``fortio-w<workers>`` (see :func:`worker_clients`); return its name."""
+    return worker_clients(lab, [workers], directory=directory)[workers]

@@ -10,7 +10,7 @@ from typing import Any
 
 from lablib.i18n import t
 from lablib.labs.where_the_limit_lives.experiment import ClientsRun, LimitPoint, run_clients, run_route
-from lablib.labs.where_the_limit_lives.mesh import client_names, start_clients, use_route, worker_client
+from lablib.labs.where_the_limit_lives.mesh import client_names, start_clients, use_route, worker_clients
 from lablib.notebook.runs import Progress, check_runs
 
 __all__ = ["clients_sweep", "routes_sweep", "workers_sweep"]
@@ -61,13 +61,17 @@ def clients_sweep(lab: Any, counts: Iterable[int], concurrency: int, *, director
 def workers_sweep(lab: Any, workers: Iterable[int], concurrency: int, *, directory: Path, repeats: int = 2,
                   calls_per_thread: int = 10, progress: Progress | None = None, lang: str = "en"
                   ) -> dict[int, list[LimitPoint]]:
-    """For each worker count, (re)start the client pod ``fortio-w`` with it and run it ``repeats`` times."""
+    """Start a client pod ``fortio-w<N>`` for each worker count N (all at once), then run each ``repeats``
+    times."""
     workers = list(workers)
     check_runs([concurrency], repeats)
     out: dict[int, list[LimitPoint]] = {}
+    pods: dict[int, str] = {}
     for done, n in enumerate(workers):
         _say(progress, done, len(workers), t("limits.sweep.workers", lang, workers=n, c=concurrency))
-        pod = worker_client(lab, n, directory=directory)
+        if done == 0:  # every pod at once, under the first count's progress line
+            pods = worker_clients(lab, workers, directory=directory)
+        pod = pods[n]
         label = t("limits.label.workers", lang, workers=n)
         out[n] = [run_route(lab, label, concurrency, calls_per_thread=calls_per_thread, pod=pod, workers=n)
                   for _ in range(repeats)]

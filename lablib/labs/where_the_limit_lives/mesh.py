@@ -55,17 +55,25 @@ def route_limits(route: str, *, workers: int = WORKERS, rule: Path = RULE) -> li
 
 
 def explorer_clients(lab: Any, count: int, workers: int, *, directory: Path) -> list[str]:
-    """The explorer's client pods ``fortio-e1`` … ``fortio-e<count>``, each sidecar on ``workers`` Envoy
-    workers. Only the pods that are missing or run other workers are applied (a changed annotation restarts
-    the pod), all in one file: one apply, their sidecars start together."""
+    """The explorer's client pods ``fortio-e1-w<workers>`` … ``fortio-e<count>-w<workers>``, each sidecar on
+    ``workers`` Envoy workers.
+
+    A sidecar's workers are fixed when its pod is created (on a real cluster, an annotation changed on a
+    running Pod restarts nothing), so each worker count has its own pods, in its own file
+    (``fortio-explorer-w<workers>.yaml``, applied in one apply: their sidecars start together); the pods of
+    the other counts are deleted first (``kubectl delete -f``), so no idle sidecar is left behind.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    names = [f"fortio-e{i}" for i in range(1, count + 1)]
+    path = directory / f"fortio-explorer-w{workers}.yaml"
+    for old in sorted(directory.glob("fortio-explorer-w*.yaml")):
+        if old != path:
+            lab.delete(old)
+            old.unlink()
+    names = [f"fortio-e{i}-w{workers}" for i in range(1, count + 1)]
     running = getattr(lab.backend, "pods", dict)()
-    changed = [n for n in names if n not in running or getattr(running[n], "workers", None) != workers]
-    if changed:
-        lab.apply(write_manifest(directory / "fortio-explorer.yaml",
-                                 [client_pod(n, workers=workers) for n in changed],
-                                 comment=f"{', '.join(changed)}: client pods of lab 03's explorer, "
+    if any(n not in running for n in names):
+        lab.apply(write_manifest(path, [client_pod(n, workers=workers) for n in names],
+                                 comment=f"{', '.join(names)}: client pods of lab 03's explorer, "
                                          f"{workers} worker(s) each"))
     return names
 

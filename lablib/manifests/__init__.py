@@ -15,7 +15,7 @@ import contextlib as _contextlib
 
 from lablib._exceptions import LabWarning
 from lablib.manifests._checks import fqdn
-from lablib.manifests._load import load_file, load_files, parse_manifests, read_file, validate_files
+from lablib.manifests._load import load_file, load_files, parse_manifests, read_file, validate_files, warn
 from lablib.manifests._problem import Problem
 from lablib.manifests.objects import SUPPORTED_KINDS, Manifest, PodTemplate, Source, as_manifest, pods_of
 
@@ -34,6 +34,7 @@ __all__ = [
     "pods_of",
     "read_file",
     "validate_files",
+    "warn",
 ]
 
 for _name in __all__:

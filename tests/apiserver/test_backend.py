@@ -104,6 +104,26 @@ def test_update_bumps_generation_and_removes_dropped_fields(make_backend, contro
     assert second["spec"]["trafficPolicy"]["connectionPool"] == {"tcp": {"maxConnections": 3}}
 
 
+def test_a_pods_changed_annotation_is_updated_in_place(make_backend, control_plane, namespace, tmp_path):
+    # What the embedded lab mirrors (its LabWarning; claim istio.inject.at-pod-creation): the API server takes
+    # a running Pod's changed proxy.istio.io/config in place. The Pod is not created again, so Istio's
+    # injector (a webhook on CREATE) never sees it, and its sidecar keeps the workers it started with.
+    kb = make_backend()
+    pod = yaml.safe_load((REPO / "manifests/kubernetes/fortio-2.yaml").read_text())
+    pod["metadata"]["name"] = "fortio-w"
+    config = pod["metadata"]["annotations"]["proxy.istio.io/config"]
+    path = ns_path(namespace, "v1", "pods", "fortio-w")
+    with PodReadiness(control_plane, (namespace,)):  # the kubelet stand-in: the pod marked Ready
+        kb.apply(write_yaml(tmp_path / "fortio-w.yaml", pod))
+        first = control_plane.get(path)
+        pod["metadata"]["annotations"]["proxy.istio.io/config"] = config + "concurrency: 4\n"
+        kb.apply(write_yaml(tmp_path / "fortio-w.yaml", pod))
+    second = control_plane.get(path)
+    assert second["metadata"]["uid"] == first["metadata"]["uid"], "the same Pod, not a new one"
+    assert "concurrency: 4" in second["metadata"]["annotations"]["proxy.istio.io/config"]
+    assert "concurrency" not in first["metadata"]["annotations"]["proxy.istio.io/config"]
+
+
 def test_a_field_another_manager_set_is_taken_over(make_backend, control_plane, namespace):
     kb = make_backend()
     kb.apply(DR)

@@ -1,6 +1,7 @@
 """Pure planning of client pods and per-pod workers: a fortio pod other than ``fortio`` is a sidecar with its
 own outbound config, listeners and access log (no app, no endpoint); ``proxy.istio.io/config``
-``concurrency`` is its sidecar's workers, and changing it replaces the pod."""
+``concurrency`` is its sidecar's workers, read when the pod is created: a Deployment's changed template rolls
+out new pods, a running Pod keeps its sidecar."""
 
 from __future__ import annotations
 
@@ -52,16 +53,39 @@ def test_a_second_fortio_pod_is_a_client_sidecar_with_its_own_listeners_and_log(
     assert "fortio-2-sidecar-access.log" in str(listener)
 
 
-def test_a_kept_client_keeps_its_listener_ports_and_a_changed_concurrency_replaces_it():
+def test_a_kept_client_keeps_its_listener_ports_and_a_changed_concurrency_keeps_it_running():
     first = plan(service_go_yaml(versions=("v1",)), client("fortio-2", 1))
     pod = first.pods.start["fortio-2"]
     assert pod.workers == 1
     again = plan(service_go_yaml(versions=("v1",)), client("fortio-2", 1), current=first.pods.pods,
                  listeners=first.client_listeners)
     assert "fortio-2" in again.pods.keep and again.pods.keep["fortio-2"].listeners == pod.listeners
+    assert again.pods.kept_workers == []
+    # A Pod is not re-created by an apply: its sidecar keeps the workers it was injected with.
     changed = plan(service_go_yaml(versions=("v1",)), client("fortio-2", 4), current=first.pods.pods,
                    listeners=first.client_listeners)
-    assert changed.pods.start["fortio-2"].workers == 4 and [s.name for s in changed.pods.stop] == ["fortio-2"]
+    assert changed.pods.keep["fortio-2"].workers == 1 and not changed.pods.stop and not changed.pods.start
+    assert changed.pods.kept_workers == ["fortio-2"]
+    # Another change of the Pod (its labels here) still starts it afresh, on the new annotation.
+    relabelled = client("fortio-2", 4).replace("app: fortio", "app: fortio\n    team: b")
+    assert "team: b" in relabelled
+    moved = plan(service_go_yaml(versions=("v1",)), relabelled, current=first.pods.pods,
+                 listeners=first.client_listeners)
+    assert moved.pods.start["fortio-2"].workers == 4 and moved.pods.kept_workers == []
+
+
+def test_a_deployments_changed_concurrency_rolls_out_new_pods():
+    def service(concurrency: int) -> str:
+        body = [d for d in yaml.safe_load_all(service_go_yaml(versions=("v1",))) if d]
+        template = body[1]["spec"]["template"]["metadata"]
+        template["annotations"] = {"proxy.istio.io/config": f"concurrency: {concurrency}\n"}
+        return "---\n".join(yaml.safe_dump(d) for d in body)
+
+    first = plan(service(1))
+    assert first.pods.start["service-go-v1-0"].workers == 1
+    changed = plan(service(4), current=first.pods.pods, listeners=first.client_listeners)
+    assert changed.pods.start["service-go-v1-0"].workers == 4
+    assert [p.name for p in changed.pods.stop] == ["service-go-v1-0"] and changed.pods.kept_workers == []
 
 
 def test_proxy_config_concurrency_follows_istio():

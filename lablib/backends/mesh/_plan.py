@@ -2,9 +2,10 @@
 
 ``plan_sync`` takes the lab's state and the objects it should run and says which pods keep running, which
 stop and which start (a pod whose template changed, or that died, is started afresh like a Deployment
-controller would), and what every sidecar should run afterwards (``desired``: its CDS/RDS/LDS files). The
-backend executes a plan (``backend.py``); ``desired`` of the current state is what a failed push rolls
-back to.
+controller would; a bare Pod whose ``proxy.istio.io/config`` alone changed keeps running with the workers
+its sidecar started with, as on a cluster), and what every sidecar should run afterwards (``desired``: its
+CDS/RDS/LDS files). The backend executes a plan (``backend.py``); ``desired`` of the current state is what
+a failed push rolls back to.
 Names follow Kubernetes (pods ``<deployment>-<i>``) and Envoy/Istio (``inbound|80||``, ``0.0.0.0_80``).
 """
 
@@ -50,6 +51,11 @@ class PodPlan:
     stop: list[PodState]
     #: pods to start, with their new ports (replacements and recreations of dead pods included).
     start: dict[str, PodState]
+    #: bare Pods (``kind: Pod``) kept running although their ``proxy.istio.io/config`` workers changed: a
+    #: cluster updates a running Pod's annotations in place and restarts nothing, and Istio injects (reads the
+    #: annotation into) the sidecar only when a Pod is created; a Deployment's changed template rolls out new
+    #: pods instead.
+    kept_workers: list[str] = field(default_factory=list)
 
     @property
     def pods(self) -> dict[str, PodState]:
@@ -111,18 +117,22 @@ def plan_pods(current: Mapping[str, PodState], templates: Sequence[Any], ports: 
               if not (t.name in MAIN_CLIENT_PODS and t.owner.endswith("/fortio") and _is_client(t))}
     workers = workers or {}
     dead = set(dead)
-    keep, stop = {}, []
+    keep, stop, kept_workers = {}, [], []
     for name, pod in current.items():
         t = wanted.get(name)
-        if (t is not None and _same(t, pod) and pod.client == _is_client(t)
-                and pod.workers == workers.get(t.owner) and name not in dead):
-            keep[name] = pod
-        else:
-            stop.append(pod)
+        if t is not None and _same(t, pod) and pod.client == _is_client(t) and name not in dead:
+            if pod.workers == workers.get(t.owner):
+                keep[name] = pod
+                continue
+            if t.owner.startswith("Pod/") and pod.owner == t.owner:  # not re-created: the sidecar runs on
+                keep[name] = pod
+                kept_workers.append(name)
+                continue
+        stop.append(pod)
     start = {name: _template_pod(t, *((0, 0) if _is_client(t) else (next(ports), next(ports))),
                                  workers=workers.get(t.owner))
              for name, t in wanted.items() if name not in keep}
-    return PodPlan(keep=keep, stop=stop, start=start)
+    return PodPlan(keep=keep, stop=stop, start=start, kept_workers=kept_workers)
 
 
 def endpoints_of(pods: Mapping[str, PodState]) -> list[Endpoint]:
@@ -245,7 +255,8 @@ def plan_sync(objects: Sequence[Mapping[str, Any]], current: Mapping[str, PodSta
               for n, p in pods.keep.items()},
         stop=pods.stop,
         start={n: dataclasses.replace(p, listeners=ports_for(p.listeners)) if p.client else p
-               for n, p in pods.start.items()})
+               for n, p in pods.start.items()},
+        kept_workers=pods.kept_workers)
     return SyncPlan(pods=pods, mesh=mesh, client_listeners=listeners,
                     sidecars=desired(mesh, pods.pods, listeners, config=config, access_log=access_log,
                                      mtls=mtls, reuse_port=reuse_port))

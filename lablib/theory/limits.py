@@ -33,6 +33,7 @@ __all__ = [
     "limit_band",
     "limits_for",
     "overflow_onset",
+    "race_slack",
     "theoretical_limit",
 ]
 
@@ -330,3 +331,14 @@ def limit_band(limits: Sequence[ClusterLimits]) -> tuple[float, float]:
     """
     used = [lim for lim in limits if lim.weight > 0]
     return sum(lim.admitted_low for lim in used), sum(lim.admitted_high for lim in used)
+
+
+def race_slack(workers: int) -> int:
+    """How far a breaker's count may go above its limit for a moment: ``workers - 1``.
+
+    Envoy checks a limit (``canCreate``: count < max) and then counts the request (``inc``), two steps on a
+    count every worker of the sidecar shares, so each other worker may pass the check in between
+    (``resource_manager_impl.h``: resources may "temporarily go above the supplied maximums"). One worker has
+    no such race.
+    """
+    return max(int(workers) - 1, 0)

@@ -23,6 +23,7 @@ from lablib.lab import Lab
 from lablib.labs.the_server_protects_itself import mesh
 from lablib.labs.the_server_protects_itself.experiment import ServerRun, apply_server_limit, run_servers
 from lablib.notebook.clients import start_clients
+from lablib.theory.limits import race_slack
 from tests.claims._lab import embedded_lab
 
 pytestmark = pytest.mark.envoy
@@ -64,8 +65,10 @@ def test_the_server_limit_holds_whatever_the_number_of_clients(lab: Lab, home: P
     assert runs[1].admitted <= mesh.CLIENT_LIMIT < min(runs[2].admitted, runs[3].admitted), seen
     # The server lets at most its own limit into its app (upstream_rq_active), with 2 clients as with 3, and
     # reaches it when they exceed it. Requests waiting at it for a connection to the app do not count against
-    # the limit (2 clients: 18 in app + waiting, limit 15, in one run with the machine busy).
-    assert all(r.server_peak <= SERVER_LIMIT for r in runs.values()), seen
+    # the limit (2 clients: 18 in app + waiting, limit 15, in one run with the machine busy). For a moment one
+    # more per other worker of the server sidecar: Envoy's check and count are two steps (16 of 15 seen once
+    # in lab 06's explorer on a busy machine).
+    assert all(r.server_peak <= SERVER_LIMIT + race_slack(lab.backend.workers) for r in runs.values()), seen
     assert runs[3].server_peak >= SERVER_LIMIT - 2, seen  # sampled: it may miss the very top
     # One client (10 < 15) never trips it; three (up to 30) do, on the server's own counters.
     assert runs[1].server_overflows == 0 and runs[3].server_overflows > 0, seen

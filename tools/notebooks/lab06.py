@@ -155,20 +155,28 @@ plots.server_figure(sweep, server_limit=server_limit, lang=lang)
 # The dashed line is what the clients' sidecars let through at once (each its own 10): it grows with every
 # client. With its own limit the server sidecar lets at most `server_limit` requests into its app at once,
 # however many clients call (a request waiting at it for a connection to the app is not counted against this
-# limit; `http1MaxPendingRequests` bounds those); what does not fit is refused by the **server** sidecar, on
+# limit; `http1MaxPendingRequests` bounds those). For a moment it may be one more per other Envoy worker of
+# that sidecar: Envoy checks a limit and then counts the request, two steps on a count its workers share,
+# so two workers can pass the check together (its source: resources may "temporarily go above the supplied
+# maximums"); the check allows that. What does not fit is refused by the **server** sidecar, on
 # its own `inbound|80||` counters, and reaches the clients as a 503 from upstream (no flag of theirs,
 # `x-envoy-overloaded: true`). Without a limit of its own it lets in whatever the clients admit.
 #
 # <!-- claims: istio.sidecar.server-limit-holds envoy.overflow.server-503-upstream -->
+# <!-- claims: envoy.breaker.check-then-increment -->
 
 # %% [markdown] lang="zh"
 # 虚线是客户端 sidecar 同时接纳的请求（每个各接纳 10 个）：每增加一个客户端它就增长。有了自己的上限，
 # 无论多少客户端调用，服务端 sidecar 同时放进应用的请求都不超过 `server_limit`（在它那里等待连接到应用的
-# 请求不计入这个上限，由 `http1MaxPendingRequests` 约束）；放不下的请求由**服务端** sidecar 拒绝，计入它
+# 请求不计入这个上限，由 `http1MaxPendingRequests` 约束）。瞬间可能多出几个，每多一个该 sidecar 的其他
+# Envoy 工作线程就最多多一个：Envoy 先检查上限、再给请求计数，这两步作用在各工作线程共享的计数上，两个
+# 工作线程可能同时通过检查（它的源码说资源可能“暂时超过设定的最大值”）；检查允许这一点。放不下的请求由
+# **服务端** sidecar 拒绝，计入它
 # 自己的 `inbound|80||` 计数器，并以来自上游的 503 到达客户端（客户端自己没有标志，带
 # `x-envoy-overloaded: true`）。没有自己的上限时，它放进客户端接纳的全部请求。
 #
 # <!-- claims: istio.sidecar.server-limit-holds envoy.overflow.server-503-upstream -->
+# <!-- claims: envoy.breaker.check-then-increment -->
 
 # %% id="check-server"
 checks.all_of(t("lab06.check.step1", lang),

@@ -65,6 +65,23 @@ def test_returned_after_base_plus_one_interval():
     assert not still_out.ok and "still out" in still_out.detail
 
 
+def test_a_return_the_sampler_missed_is_read_from_the_ejection_counter():
+    # A out from t=1 on in every sample, but the cluster ejected again at t=6: A, the only host out, had come
+    # back (between two samples) and was ejected again at once, its fault still on.
+    enforced = {"outlier_detection.ejections_enforced_total": [0, 1, 1, 1, 1, 1, 2, 2, 2]}
+    tl = _tl("1" + "0" * 8, "1" * 9, stats=enforced)
+    assert tl.reejected_at(tl.periods()[0]) == 6.0
+    seen = checks.returned_after(tl, 5, 1)
+    assert seen.ok and "ejected again" in seen.detail and "t=6.0s" in seen.detail
+    assert not checks.returned_after(tl, 2, 1).ok, "the time still has to fit"
+    assert "再次被驱逐" in checks.returned_after(tl, 5, 1, lang="zh").detail
+    # No second ejection counted: still out. Another host out too: the counter cannot say whose it was.
+    flat = {"outlier_detection.ejections_enforced_total": [0] + [1] * 8}
+    assert not checks.returned_after(_tl("1" + "0" * 8, "1" * 9, stats=flat), 5, 1).ok
+    both = _tl("1" + "0" * 8, "11" + "0" * 7, stats=enforced)
+    assert both.reejected_at(both.periods()[0]) is None
+
+
 def test_all_ejected_uh_needs_every_host_out_and_none_healthy_counter():
     stats = {"upstream_cx_none_healthy": [0, 0, 4, 9]}
     assert checks.all_ejected_uh(_tl("1000", "1100", stats=stats), 2).ok

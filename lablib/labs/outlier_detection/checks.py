@@ -87,16 +87,18 @@ def returned_after(tl: Timeline, base_ejection_time_s: float, interval_s: float,
         return Check(False, title, t("outlier.check.returned_after.none", lang), lang,
                      t("outlier.check.remedy.no_return", lang))
     p = periods[0]
-    if p.end is None:
+    end = p.end if p.end is not None else tl.reejected_at(p)  # a return the sampler missed, from the counter
+    if end is None:
         return Check(False, title, t("outlier.check.returned_after.still_out", lang, address=p.address,
                                      start=p.start, end=tl.duration), lang,
                      t("outlier.check.remedy.still_out", lang))
     lo, hi = base_ejection_time_s - jitter_s / 2, base_ejection_time_s + interval_s + jitter_s
-    ok = lo <= p.duration <= hi  # type: ignore[operator]
-    return Check(ok, title, t("outlier.check.returned_after.seen", lang, address=p.address, start=p.start,
-                              end=p.end, duration=p.duration, base=base_ejection_time_s,
-                              latest=base_ejection_time_s + interval_s), lang,
-                 "" if ok else t("outlier.check.remedy.return_time", lang))
+    ok = lo <= end - p.start <= hi
+    detail = t("outlier.check.returned_after.seen", lang, address=p.address, start=p.start, end=end,
+               duration=end - p.start, base=base_ejection_time_s, latest=base_ejection_time_s + interval_s)
+    if p.end is None:
+        detail += t("outlier.check.returned_after.unseen", lang, t=end)
+    return Check(ok, title, detail, lang, "" if ok else t("outlier.check.remedy.return_time", lang))
 
 
 def all_ejected_uh(tl: Timeline, n_hosts: int, *, cluster: str | None = None, lang: str = "en") -> Check:

@@ -182,6 +182,21 @@ class Timeline:
         return [p for p in periods_from_samples(self.hosts)
                 if (address is None or p.address == address) and (cluster is None or p.cluster == cluster)]
 
+    def reejected_at(self, period: Period, stat: str = "outlier_detection.ejections_enforced_total"
+                     ) -> float | None:
+        """When the cluster ejected a host again while ``period``'s host looked out all along, if that host is
+        the only one of its cluster ever out: the first stat sample whose ``stat`` is above its value at the
+        period's start. The host had come back and was ejected again between two samples (the sampler missed
+        the short time it was in), so it returned at or before that time. None otherwise."""
+        if period.end is not None:
+            return None
+        if {p.address for p in self.periods(cluster=period.cluster)} != {period.address}:
+            return None
+        series = [(t, v) for t, v in self.stat_series(stat, period.cluster) if t >= period.start]
+        if not series:
+            return None
+        return next((t for t, v in series if v > series[0][1]), None)
+
     def addresses(self, cluster: str | None = None) -> list[str]:
         """The hosts seen, in first-seen order."""
         seen: dict[str, None] = {}

@@ -2,10 +2,10 @@
 
 PyPI's PyYAML wheels carry libyaml; its reader is 10-20x faster than the pure-Python one (lab 04's table of
 measured effects: 110 ms -> 10 ms; the message catalogue at lablib's first import: 160 ms -> 10 ms; a
-sidecar's config dump on every check). The documents are the same: both
-are PyYAML's safe constructor over the same resolver. Writing stays ``yaml.safe_dump``: libyaml's emitter
-folds long strings elsewhere, and what a student reads should not change with how PyYAML was built. A
-student's manifests are not read here: they go through ``lablib.manifests`` (positions, size and alias caps).
+sidecar's config dump on every check). The documents are the same: both are PyYAML's safe constructor over
+the same resolver. Writing stays ``yaml.safe_dump``: libyaml's emitter folds long strings elsewhere, and
+what a student reads should not change with how PyYAML was built. A student's manifests are not read here:
+they go through ``lablib.manifests`` (positions, size and alias caps).
 """
 
 from __future__ import annotations

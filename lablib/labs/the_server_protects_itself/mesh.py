@@ -57,4 +57,4 @@ def server_sidecar(directory: Path, max_requests: int, *, lang: str = "en") -> P
 
 def load_server() -> list[dict[str, Any]]:
     """The one-pod service-go manifest as plain objects (the tests build variants of it)."""
-    return list(_yamlio.load_all(SERVER.read_text()))
+    return _yamlio.load_all(SERVER.read_text())

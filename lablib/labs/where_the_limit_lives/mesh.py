@@ -5,7 +5,7 @@ draws for them (``lablib.notebook.limits_for_files``: the same translation the l
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +54,25 @@ def route_limits(route: str, *, workers: int = WORKERS, rule: Path = RULE) -> li
     return limits_for_files([SERVICE, rule, route_file(route)], workers=workers)
 
 
+def _apply_clients(lab: Any, pods: Mapping[str, int], path: Path, what: str) -> None:
+    """Apply the client pods ``name -> workers`` in one file (one apply: their sidecars start together),
+    unless every one of them already runs with those workers."""
+    running = getattr(lab.backend, "pods", dict)()
+    if all(n in running and getattr(running[n], "workers", None) == w for n, w in pods.items()):
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lab.apply(write_manifest(path, [client_pod(n, workers=w) for n, w in pods.items()],
+                             comment=f"{', '.join(pods)}: {what}"))
+
+
 def explorer_clients(lab: Any, count: int, workers: int, *, directory: Path) -> list[str]:
     """The explorer's client pods ``fortio-e1-w<workers>`` … ``fortio-e<count>-w<workers>``, each sidecar on
     ``workers`` Envoy workers.
 
     A sidecar's workers are fixed when its pod is created (on a real cluster, an annotation changed on a
     running Pod restarts nothing), so each worker count has its own pods, in its own file
-    (``fortio-explorer-w<workers>.yaml``, applied in one apply: their sidecars start together); the pods of
-    the other counts are deleted first (``kubectl delete -f``), so no idle sidecar is left behind.
+    (``fortio-explorer-w<workers>.yaml``); the pods of the other counts are deleted first (``kubectl delete
+    -f``), so no idle sidecar is left behind.
     """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"fortio-explorer-w{workers}.yaml"
@@ -70,11 +81,8 @@ def explorer_clients(lab: Any, count: int, workers: int, *, directory: Path) -> 
             lab.delete(old)
             old.unlink()
     names = [f"fortio-e{i}-w{workers}" for i in range(1, count + 1)]
-    running = getattr(lab.backend, "pods", dict)()
-    if any(n not in running for n in names):
-        lab.apply(write_manifest(path, [client_pod(n, workers=workers) for n in names],
-                                 comment=f"{', '.join(names)}: client pods of lab 03's explorer, "
-                                         f"{workers} worker(s) each"))
+    _apply_clients(lab, dict.fromkeys(names, workers), path,
+                   f"client pods of lab 03's explorer, {workers} worker(s) each")
     return names
 
 
@@ -112,22 +120,15 @@ def worker_pod(workers: int) -> str:
 
 def worker_clients(lab: Any, workers: Iterable[int], *, directory: Path) -> dict[int, str]:
     """Apply a client pod ``fortio-w<N>`` with ``proxy.istio.io/config: concurrency: <N>`` for each worker
-    count N; return N -> its pod's name. The pods that are missing or run other workers are applied in one
-    file: one apply, their sidecars start together (a pod per count, so none restarts between runs)."""
+    count N, all in one apply (their sidecars start together; a pod per count, so none restarts between
+    runs); return N -> its pod's name."""
     counts = list(dict.fromkeys(workers))
     for n in counts:
         if n < 1:
             raise LabError(Msg("limits.mesh.workers", workers=n))
     names = {n: worker_pod(n) for n in counts}
-    running = getattr(lab.backend, "pods", dict)()
-    changed = [n for n in counts
-               if names[n] not in running or getattr(running[names[n]], "workers", None) != n]
-    if changed:
-        directory.mkdir(parents=True, exist_ok=True)
-        pods = ", ".join(f"{names[n]} ({n})" for n in changed)
-        lab.apply(write_manifest(directory / f"{WORKER_POD}.yaml",
-                                 [client_pod(names[n], workers=n) for n in changed],
-                                 comment=f"{pods}: client pods whose sidecars run that many Envoy worker(s)"))
+    _apply_clients(lab, {names[n]: n for n in counts}, directory / f"{WORKER_POD}.yaml",
+                   "client pods whose sidecars run that many Envoy worker(s)")
     return names
 
 

@@ -124,6 +124,31 @@ def test_a_pods_changed_annotation_is_updated_in_place(make_backend, control_pla
     assert "concurrency" not in first["metadata"]["annotations"]["proxy.istio.io/config"]
 
 
+def test_a_deployments_changed_annotation_rolls_out_a_new_replicaset(make_backend, control_plane, namespace,
+                                                                     tmp_path):
+    # The other half of the embedded lab's rule: a Deployment's changed pod template (here its
+    # proxy.istio.io/config) makes the real controller-manager create new pods under a new ReplicaSet.
+    kb = make_backend()
+    docs = [d for d in yaml.safe_load_all(SERVICE_GO.read_text()) if d]
+    dep = next(d for d in docs if d["kind"] == "Deployment")
+    rs_path = ns_path(namespace, "apps/v1", "replicasets")
+
+    def replicasets() -> list[dict]:
+        return [rs for rs in control_plane.get(rs_path)["items"]
+                if rs["metadata"]["ownerReferences"][0]["name"] == dep["metadata"]["name"]]
+
+    with PodReadiness(control_plane, (namespace,)):  # the kubelet stand-in: pods marked Ready
+        kb.apply(write_yaml(tmp_path / "dep.yaml", dep))
+        control_plane.wait_for(lambda: len(replicasets()) == 1, "the first ReplicaSet", timeout=60)
+        first = replicasets()[0]["metadata"]["name"]
+        meta = dep["spec"]["template"].setdefault("metadata", {})
+        meta.setdefault("annotations", {})["proxy.istio.io/config"] = "concurrency: 4\n"
+        kb.apply(write_yaml(tmp_path / "dep.yaml", dep))
+        control_plane.wait_for(lambda: len(replicasets()) == 2, "a second ReplicaSet", timeout=60)
+    new = next(rs for rs in replicasets() if rs["metadata"]["name"] != first)
+    assert "concurrency: 4" in new["spec"]["template"]["metadata"]["annotations"]["proxy.istio.io/config"]
+
+
 def test_a_field_another_manager_set_is_taken_over(make_backend, control_plane, namespace):
     kb = make_backend()
     kb.apply(DR)

@@ -46,9 +46,11 @@ TARGET = 1.15
 
 # No output path while it runs: papermill would write the whole notebook (megabytes: plotly.js is in it) at
 # the start of every cell, inside the cell's measured time, which no student waits for (JupyterLab autosaves
-# every 2 minutes); the executed notebook is written once at the end.
+# every 2 minutes); the executed notebook is written once at the end. jsonschema's iri checker is left out of
+# papermill's process (rfc3987-syntax builds grammars for 1.1 s at import; the kernel is another process).
 _RUN = (
-    "import json, sys, nbformat, papermill; nb = papermill.execute_notebook(sys.argv[1], None, "
+    "import json, sys; sys.modules['rfc3987_syntax'] = None; import nbformat, papermill; "
+    "nb = papermill.execute_notebook(sys.argv[1], None, "
     "cwd=sys.argv[3], parameters=json.loads(sys.argv[4]), kernel_name='python3', progress_bar=False); "
     "nbformat.write(nb, sys.argv[2])"
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,12 @@ import pytest
 
 if TYPE_CHECKING:
     from tests.notebooks.executions import LabRuns
+
+# nbformat (tests/support.py, papermill) imports jsonschema, which builds rfc3987-syntax's 38 grammars at
+# import only to check "iri" formats: 1.2 s of every pytest process's collection (figure_widget in
+# lablib.notebook.export says more). No test validates an iri; jsonschema skips that checker when the import
+# fails.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

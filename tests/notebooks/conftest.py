@@ -29,9 +29,11 @@ from lablib.notebook.runs import RunPoint
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "labs" / "01-circuit-breaking.ipynb"
 MARKER_VAR = "LABLIB_TEST_RUN"
-#: papermill in a child Python: it starts the kernel with the child's environment (the test's ``lab_env``)
+#: papermill in a child Python: it starts the kernel with the child's environment (the test's ``lab_env``);
+#: without jsonschema's iri checker (1.1 s of rfc3987-syntax grammars per run; see tests/conftest.py)
 _PAPERMILL = (
-    "import json, sys, papermill; papermill.execute_notebook(sys.argv[1], sys.argv[2], "
+    "import json, sys; sys.modules['rfc3987_syntax'] = None; import papermill; "
+    "papermill.execute_notebook(sys.argv[1], sys.argv[2], "
     "parameters=json.loads(sys.argv[3]), cwd=sys.argv[4], kernel_name='python3', progress_bar=False)"
 )
 

@@ -54,3 +54,22 @@ def test_every_lab_error_is_a_lab_error() -> None:
     errors = [getattr(lablib, n) for n in lablib.__all__ if n.endswith(("Error", "Failed", "Unavailable",
                                                                         "Running"))]
     assert errors and all(issubclass(e, lablib.LabError) for e in errors)
+
+
+def test_the_notebook_kit_loads_each_part_on_first_use() -> None:
+    """``lablib.notebook`` names where each of its names lives and imports it when first asked: a lab that
+    uses only checks and tables (lab 04) loads neither ipywidgets nor plotly (0.1 s of its first cell)."""
+    import subprocess
+    import sys
+
+    import lablib.notebook as kit
+
+    assert set(kit._HOMES) == set(kit.__all__)
+    code = ("import sys\nfrom lablib.notebook import checks, set_language, HTML\n"
+            "print(sorted(m for m in ('ipywidgets', 'plotly') if m in sys.modules))\n"
+            "from lablib.notebook import show_exercise, share_figure\n"
+            "print(sorted(m for m in ('ipywidgets', 'plotly') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "['ipywidgets', 'plotly']"]
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        kit.nothing  # noqa: B018

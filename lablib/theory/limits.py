@@ -140,6 +140,22 @@ class ClusterLimits:
         return min(self.slack_connections, self.max_requests)
 
     @property
+    def in_flight_race(self) -> int:
+        """How far in-flight requests may pass ``in_flight_high`` for a moment: ``race_slack(workers)`` when
+        ``max_requests`` is that bound (HTTP/2, or fewer requests than connections): a count all workers
+        share, checked before it is incremented. A connection bound has none: its documented per-worker slack
+        already covers those races (``slack_connections``)."""
+        if self.http2 or self.max_requests < self.slack_connections:
+            return race_slack(self.workers)
+        return 0
+
+    @property
+    def in_flight_momentary(self) -> float:
+        """The most requests real Envoy may have in flight at any moment: ``in_flight_high + in_flight_race``
+        (what a sampled peak of ``upstream_rq_active`` is held to)."""
+        return self.in_flight_high + self.in_flight_race
+
+    @property
     def admitted_high(self) -> float:
         """What real Envoy may admit at most: slack in-flight + queue."""
         return self.in_flight_high + self.queue

@@ -9,6 +9,7 @@ the tests that use it say so.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -114,10 +115,19 @@ def test_a_pods_changed_annotation_is_updated_in_place(make_backend, control_pla
     config = pod["metadata"]["annotations"]["proxy.istio.io/config"]
     path = ns_path(namespace, "v1", "pods", "fortio-w")
     with PodReadiness(control_plane, (namespace,)):  # the kubelet stand-in: the pod marked Ready
-        kb.apply(write_yaml(tmp_path / "fortio-w.yaml", pod))
+        with warnings.catch_warnings(record=True) as quiet:
+            warnings.simplefilter("always")
+            kb.apply(write_yaml(tmp_path / "fortio-w.yaml", pod))
+            kb.apply(write_yaml(tmp_path / "fortio-w.yaml", pod))  # the same again
+        # a new Pod, then the same one: no word about its workers
+        assert not [w for w in quiet if "changed on a running Pod" in str(w.message)]
         first = control_plane.get(path)
         pod["metadata"]["annotations"]["proxy.istio.io/config"] = config + "concurrency: 4\n"
-        kb.apply(write_yaml(tmp_path / "fortio-w.yaml", pod))
+        # ... so the lab says what the embedded backend says, at the file's annotations line
+        with pytest.warns(LabWarning, match=r"^Pod/fortio-w: metadata\.annotations: proxy\.istio\.io/config "
+                                            r"changed on a running Pod") as warned:
+            kb.apply(write_yaml(tmp_path / "fortio-w.yaml", pod))
+    assert Path(warned[0].filename).name == "fortio-w.yaml"
     second = control_plane.get(path)
     assert second["metadata"]["uid"] == first["metadata"]["uid"], "the same Pod, not a new one"
     assert "concurrency: 4" in second["metadata"]["annotations"]["proxy.istio.io/config"]

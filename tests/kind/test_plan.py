@@ -308,3 +308,28 @@ def test_fortio_curl_is_a_one_call_result_keeping_the_response_text():
     result = fortio_output(command, ExecResult(stdout=text, stderr="", returncode=0))
     assert (result.codes, result.count, result.source) == ({503: 1}, 1, "fortio-curl")
     assert result.raw == {"curl": text}
+
+
+def test_kept_workers_names_running_pods_whose_proxy_config_concurrency_changed():
+    pod = yaml.safe_load((REPO / "manifests/kubernetes/fortio-2.yaml").read_text())
+
+    def with_concurrency(body: dict, value: object) -> dict:
+        body = copy.deepcopy(body)
+        body["metadata"]["annotations"]["proxy.istio.io/config"] = f"concurrency: {value}\n"
+        return body
+
+    one, four = with_concurrency(pod, 1), with_concurrency(pod, 4)
+    (req,) = plan.plan_apply([four], lab="lab")
+    assert plan.kept_workers([req], [one]) == ["fortio-2"], "running, asked for other workers: kept"
+    assert plan.kept_workers([req], [four]) == [], "the same workers"
+    assert plan.kept_workers([req], [None]) == [], "a new Pod is injected with what it asks for"
+    assert plan.kept_workers([req], [pod]) == ["fortio-2"], "unset before (the lab's workers), 4 now"
+    # a live object someone edited by hand into what the validator refuses still counts as a change
+    assert plan.kept_workers([req], [with_concurrency(pod, "many")]) == ["fortio-2"]
+    deployment = yaml.safe_load_all((REPO / "manifests/service/go/service-go.yaml").read_text())
+    dep = next(d for d in deployment if d and d["kind"] == "Deployment")
+    (dep_req,) = plan.plan_apply([dep], lab="lab")
+    changed = copy.deepcopy(dep)
+    changed["spec"]["template"].setdefault("metadata", {}).setdefault("annotations", {})[
+        "proxy.istio.io/config"] = "concurrency: 4\n"
+    assert plan.kept_workers([dep_req], [changed]) == [], "a Deployment rolls out new pods by itself"

@@ -17,6 +17,7 @@ from typing import Any
 
 from lablib._exceptions import FortioUsageError, LabError
 from lablib.i18n import Msg
+from lablib.translate.proxy_config import PROXY_CONFIG_ANNOTATION, proxy_concurrency
 
 __all__ = [
     "CLEANUP_KINDS",
@@ -40,6 +41,7 @@ __all__ = [
     "is_ready",
     "istioctl_install_command",
     "istioctl_proxy_config_command",
+    "kept_workers",
     "kind_create_command",
     "kind_delete_command",
     "kind_export_kubeconfig_command",
@@ -189,6 +191,30 @@ def plan_apply(objects: Iterable[Any], *, lab: str, namespace: str = "default") 
     order = {k: i for i, k in enumerate(_APPLY_FIRST)}
     # A stable sort keeps the file's order among the rest, as kubectl does.
     return sorted(requests, key=lambda r: order.get(r.kind, len(order)))
+
+
+def kept_workers(requests: Sequence[ApplyRequest], before: Sequence[Mapping[str, Any] | None]) -> list[str]:
+    """The Pods of ``requests`` that already ran (``before``: what the API server had, None for a new object)
+    and whose ``proxy.istio.io/config`` asks for other Envoy workers: the API server updates the annotation in
+    place, and their sidecars keep the workers they started with (``lablib.backends.kept_workers``)."""
+    kept = []
+    for req, old in zip(requests, before, strict=True):
+        if req.kind != "Pod" or not old:
+            continue
+        was = _concurrency((old.get("metadata") or {}).get("annotations"))
+        now = _concurrency((req.body.get("metadata") or {}).get("annotations"))
+        if was != now:
+            kept.append(req.name)
+    return kept
+
+
+def _concurrency(annotations: Mapping[str, Any] | None) -> int | str | None:
+    """The annotation's concurrency; one the validator would refuse (a live object edited by hand) compares
+    by its text."""
+    try:
+        return proxy_concurrency(annotations)
+    except LabError:
+        return str((annotations or {}).get(PROXY_CONFIG_ANNOTATION))
 
 
 def _default_port_protocols(body: dict[str, Any]) -> None:

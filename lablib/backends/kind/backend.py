@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lablib._exceptions import BackendError, ClusterSafetyError, FortioError, LabError
-from lablib.backends import config_view
+from lablib.backends import config_view, kept_workers
 from lablib.backends.base import BackendBase, ClusterStats, HostStatus, ProgressCallback
 from lablib.backends.kind import _plan as plan
 from lablib.backends.kind._api import MIN_KUBERNETES, KubeApi, wait_until
@@ -220,6 +220,7 @@ class KindBackend(BackendBase):
         for obj in objects:  # the lab's view for cross-object validation of later files
             (one,) = plan.plan_apply([obj], lab=self.name, namespace=self.namespace)
             self._applied[(one.kind, one.namespace, one.name)] = obj
+        kept_workers.warn(plan.kept_workers(requests, before), objects)
         self._wait_ready(requests, say)
         return [r.ref for r in requests]
 

@@ -31,7 +31,7 @@ from lablib._exceptions import (
     ParameterError,
 )
 from lablib._types import PathLike
-from lablib.backends import config_view
+from lablib.backends import config_view, kept_workers
 from lablib.backends.base import BackendBase, ClusterStats, HostStatus, ProgressCallback
 from lablib.backends.mesh import _blame, _health, _mtls, _plan, _service_go
 from lablib.backends.mesh._procs import (
@@ -388,7 +388,7 @@ class MeshBackend(BackendBase):
         state.config_version = version
         state.client_listeners = plan.client_listeners
         self.dir.write(state)
-        _warn_kept_workers(plan.pods.kept_workers, manifests)
+        kept_workers.warn(plan.pods.kept_workers, manifests)
 
     def _restore(self, pods: list[PodState], state: LabState, previous: list[_plan.SidecarFiles],
                  progress: ProgressCallback | None) -> None:
@@ -735,18 +735,6 @@ class MeshBackend(BackendBase):
     def processes(self) -> list[ProcRecord]:
         """Every process the lab runs (client sidecar, apps, server sidecars)."""
         return self._state().all_procs()
-
-
-def _warn_kept_workers(pods: Sequence[str], manifests: Sequence[Any]) -> None:
-    """A ``LabWarning`` at each Pod's annotations: it runs on with the workers its sidecar started with."""
-    from lablib.manifests import Problem, warn
-
-    for name in pods:
-        m = next((m for m in manifests if m.kind == "Pod" and m.name == name), None)
-        if m is not None:
-            warn([Problem("warning", str(m.source.file), m.line_of("metadata.annotations"),
-                          Msg("mesh.plan.workers_kept"), Msg("mesh.plan.workers_kept_fix", pod=name),
-                          kind="Pod", name=name, path="metadata.annotations")])
 
 
 def _size(path: Path) -> int:

@@ -150,12 +150,6 @@ class ClusterLimits:
         return 0
 
     @property
-    def in_flight_momentary(self) -> float:
-        """The most requests real Envoy may have in flight at any moment: ``in_flight_high + in_flight_race``
-        (what a sampled peak of ``upstream_rq_active`` is held to)."""
-        return self.in_flight_high + self.in_flight_race
-
-    @property
     def admitted_high(self) -> float:
         """What real Envoy may admit at most: slack in-flight + queue."""
         return self.in_flight_high + self.queue

@@ -98,15 +98,15 @@ def test_a_requests_bound_may_be_passed_by_one_per_other_worker_for_a_moment(mak
     # (envoy.breaker.check-then-increment): a sampled upstream_rq_active may read the bound + workers - 1.
     requests_bound = make_cluster(V1, max_connections=5, max_requests=5, max_requests_per_connection=10)
     two, four = cluster_limits(requests_bound, workers=2), cluster_limits(requests_bound, workers=4)
-    assert (two.in_flight_high, two.in_flight_race, two.in_flight_momentary) == (5, 1, 6)
-    assert (four.in_flight_race, four.in_flight_momentary) == (3, 8)
+    assert (two.in_flight_high, two.in_flight_race) == (5, 1)
+    assert four.in_flight_race == 3
     assert cluster_limits(requests_bound, workers=1).in_flight_race == 0  # one worker: no race
     # A connection bound (HTTP/1.1: one request per connection) has its slack already: nothing more.
     connection_bound = make_cluster(V1, max_connections=3, max_requests=5, max_requests_per_connection=10)
     lim = cluster_limits(connection_bound, workers=2)
-    assert (lim.in_flight_high, lim.in_flight_race, lim.in_flight_momentary) == (5, 0, 5)
+    assert (lim.in_flight_high, lim.in_flight_race) == (5, 0)
     h2 = cluster_limits(make_cluster(V1, max_connections=1, max_requests=5, http2=True), workers=2)
-    assert (h2.in_flight_high, h2.in_flight_momentary) == (5, 6)
+    assert (h2.in_flight_high, h2.in_flight_race) == (5, 1)
 
 
 def test_limits_for_reads_weighted_clusters_and_normalizes_weights(make_cluster: Make,

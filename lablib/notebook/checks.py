@@ -125,11 +125,9 @@ def _snake(name: str) -> str:
 
 def _thresholds(proxy_config: str, cluster: str | None) -> dict[str, Any] | None:
     """The DEFAULT-priority circuit-breaker thresholds of ``cluster`` (snake_case keys), None if not found."""
-    import yaml
-
     try:
         docs = _yamlio.load(proxy_config)
-    except yaml.YAMLError:
+    except _yamlio.YAMLError:
         return None
     items = (
         docs if isinstance(docs, list) else (docs or {}).get("clusters", []) if isinstance(docs, dict) else []

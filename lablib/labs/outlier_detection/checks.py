@@ -12,8 +12,6 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lablib import _yamlio
 from lablib.i18n import t
 from lablib.labs.outlier_detection.rule import OutlierSettings, effective_envoy, seconds
@@ -258,7 +256,7 @@ def rule_reached(envoy_yaml: str, settings: OutlierSettings, *, lang: str = "en"
     title = t("outlier.check.rule_reached.title", lang)
     try:
         doc = _yamlio.load(envoy_yaml) or {}
-    except yaml.YAMLError as exc:
+    except _yamlio.YAMLError as exc:
         return Check(False, title, t("outlier.check.rule_reached.unreadable", lang, error=exc), lang,
                      t("outlier.check.remedy.rule", lang))
     items = doc.items() if isinstance(doc, dict) else []

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
 from lablib import _yamlio
 from lablib._exceptions import LabError
 from lablib.i18n import Msg, t
@@ -95,7 +93,7 @@ def measured(path: Path = MEASURED_FILE) -> dict[str, Any]:
     """The recorded bench numbers (``experiment -> rows``); LabError if the file is missing or damaged."""
     try:
         data = _yamlio.load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, _yamlio.YAMLError) as exc:
         raise LabError(Msg("reproduce.measured_unreadable", path=str(path), error=str(exc))) from None
     if not isinstance(data, dict) or (not data.get("task") and not data.get("book")):
         raise LabError(Msg("reproduce.measured_empty", path=str(path)))

@@ -54,7 +54,9 @@ system-deps:
 # PYTEST_ARGS says what to run. Both write bytecode even where PYTHONDONTWRITEBYTECODE is set (containers
 # often set it): hundreds of processes import lablib during the suite (kernels, service-go pods, fortio
 # workers), and pytest caches its rewritten test modules only then.
-TEST_WORKERS ?= 2
+# Three workers on two cores: with two, the CPUs were ~60 % busy (the suite waits on ejection windows, kernels
+# and browsers); tests/conftest.py keeps the browser and JupyterHub tests on one of the three.
+TEST_WORKERS ?= 3
 ALONE_FILES := $(shell grep -rl --include='test_*.py' 'mark.alone' tests)
 test: system-deps $(BIN)/.installed
 	$(BIN)/ruff check .

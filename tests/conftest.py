@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -76,14 +76,36 @@ def _scope(nodeid: str) -> str:
     return next((f for f in _ONE_WORKER_FOLDERS if path.startswith(f)), path)
 
 
+#: Tests that drive a real JupyterLab or JupyterHub in their own processes (a server, kernels, a browser, a
+#: lab): with three workers or more, one worker takes their scopes, so no two of them compete for the CPU.
+_SCREEN_FOLDERS = ("tests/browser/", "tests/classroom/")
+
+
+def _on_screen(nodeids: Iterable[str]) -> bool:
+    return any(n.startswith(_SCREEN_FOLDERS) for n in nodeids)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """xdist's scope scheduling with our scopes, in the order the workers collected them (heaviest first,
-    below) rather than xdist's default of the scopes with the most tests first."""
+    below) rather than xdist's default of the scopes with the most tests first.
+
+    With three workers or more, the first takes the scopes with a JupyterLab/JupyterHub test (``_on_screen``)
+    and the others the rest, each in that order; a worker whose kind is used up takes the other kind. The
+    suite spends much of its time waiting (ejection windows, kernels and browsers starting), so `make test`
+    runs three workers on two cores, but three browsers at once made every one of them slower."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ByScope(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return _scope(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if len(self.nodes) >= 3:
+                screen = node is self.nodes[0]
+                mine = next((s for s, unit in self.workqueue.items() if _on_screen(unit) == screen), None)
+                if mine is not None:
+                    self.workqueue.move_to_end(mine, last=False)
+            super()._assign_work_unit(node)
 
     config.option.loadscopereorder = False
     return ByScope(config, log)

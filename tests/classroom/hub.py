@@ -325,7 +325,11 @@ class Kernel:
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
-        request = HTTPRequest(self.url, headers={"Authorization": f"token {self.token}"})
+        # tornado's 20 s default is too short where three students start kernels at once on a loaded machine
+        # (the single-user server answers the upgrade once the kernel replied to kernel_info); JupyterLab's
+        # own client keeps retrying instead
+        request = HTTPRequest(self.url, headers={"Authorization": f"token {self.token}"},
+                              connect_timeout=120, request_timeout=120)
         self.ws = await websocket_connect(request, max_message_size=256 * 1024 * 1024)
         return self
 

@@ -73,3 +73,20 @@ def test_the_notebook_kit_loads_each_part_on_first_use() -> None:
     assert out.stdout.split("\n")[:2] == ["[]", "['ipywidgets', 'plotly']"]
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         kit.nothing  # noqa: B018
+
+
+def test_the_top_level_loads_each_name_on_first_use() -> None:
+    """``lablib``'s names load when first asked, so a service-go pod (a process per pod start) imports its own
+    package and not the lab's backends, manifests, translator or fortio."""
+    import subprocess
+    import sys
+
+    assert set(lablib._HOMES) == set(lablib.__all__)
+    heavy = ("lablib.backends", "lablib.manifests", "lablib.translate", "lablib.fortio", "lablib.lab")
+    loaded = f"print(sorted(m for m in {heavy} if m in sys.modules))"
+    code = f"import sys\nimport lablib.service_go.__main__\n{loaded}\nfrom lablib import Lab\n{loaded}"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    alone, then = out.stdout.split("\n")[:2]
+    assert alone == "[]" and "'lablib.lab'" in then
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        lablib.nothing  # noqa: B018

@@ -46,6 +46,8 @@ lab: $(BIN)/.installed
 system-deps:
 	tools/system-deps.sh
 
+# The system packages (cold: minutes of a kube-apiserver build on both cores) and the venv (cold: mostly
+# downloads) are made at the same time; a failure of either still stops `make test` before the suite.
 # Two passes. Most tests on TEST_WORKERS workers (pytest-xdist; tests/conftest.py gives a worker whole files,
 # costliest first, and each lab edition executes once for all workers), then the few `alone` tests that need
 # the machine to themselves; exit status 5 there (nothing selected, e.g. PYTEST_ARGS names a file) is fine.
@@ -58,7 +60,8 @@ system-deps:
 # and browsers); tests/conftest.py keeps the browser and JupyterHub tests on one of the three.
 TEST_WORKERS ?= 3
 ALONE_FILES := $(shell grep -rl --include='test_*.py' 'mark.alone' tests)
-test: system-deps $(BIN)/.installed
+test:
+	$(MAKE) --no-print-directory -j2 system-deps $(BIN)/.installed
 	$(BIN)/ruff check .
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) -m 'not slow and not alone' \
 	  --durations=25 $(PYTEST_ARGS)

@@ -150,6 +150,13 @@ class ClusterLimits:
         return 0
 
     @property
+    def admitted_race(self) -> int:
+        """How far admitted requests (in flight + waiting) may pass ``admitted_high`` for a moment:
+        ``in_flight_race``, plus ``race_slack(workers)`` for the pending queue, a count all workers share in
+        the same way (checked in ``newStreamImpl``, incremented when the pending stream is made)."""
+        return self.in_flight_race + race_slack(self.workers)
+
+    @property
     def admitted_high(self) -> float:
         """What real Envoy may admit at most: slack in-flight + queue."""
         return self.in_flight_high + self.queue

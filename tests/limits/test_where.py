@@ -68,10 +68,12 @@ def test_admitted_grows_with_the_workers_within_the_slack_band(lab, tmp_path: Pa
     peaks = {}
     for workers in (1, 4):
         pod = limits.worker_client(lab, workers, directory=tmp_path)
-        low, high = limit_band(limits.route_limits("none", workers=workers, rule=rule))
+        cluster_limits = limits.route_limits("none", workers=workers, rule=rule)
+        low, high = limit_band(cluster_limits)
+        race = sum(lim.admitted_race for lim in cluster_limits)  # checked, then counted: workers - 1 more
         runs = [limits.run_route(lab, f"{workers} workers", 40, pod=pod, workers=workers) for _ in range(3)]
         peaks[workers] = max(p.admitted_peak for p in runs)
-        assert low - 1 <= peaks[workers] <= high + 1, (workers, peaks[workers], (low, high))
+        assert low - 1 <= peaks[workers] <= high + race + 1, (workers, peaks[workers], (low, high, race))
     # One worker: the limit holds exactly; four workers may open a connection per endpoint each on top.
     assert peaks[1] <= 21 and peaks[4] >= peaks[1], peaks
     lab.apply(limits.RULE)

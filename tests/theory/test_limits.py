@@ -109,6 +109,18 @@ def test_a_requests_bound_may_be_passed_by_one_per_other_worker_for_a_moment(mak
     assert (h2.in_flight_high, h2.in_flight_race) == (5, 1)
 
 
+def test_the_pending_queue_may_be_passed_by_one_per_other_worker_for_a_moment(make_cluster: Make) -> None:
+    # lab 03's workers rule: 10 connections, 10 waiting, requests unlimited. The pending count is checked
+    # (newStreamImpl) before the pending stream counts itself, on a count all workers share.
+    rule = make_cluster(V1, max_connections=10, max_pending_requests=10, max_requests_per_connection=10)
+    one, four = cluster_limits(rule, workers=1), cluster_limits(rule, workers=4)
+    assert (one.admitted_high, one.admitted_race) == (20, 0)
+    assert (four.admitted_high, four.in_flight_race, four.admitted_race) == (24, 0, 3)
+    seed = make_cluster(V1, max_connections=5, max_requests=5, max_pending_requests=1,
+                        max_requests_per_connection=10)
+    assert cluster_limits(seed, workers=2).admitted_race == 2  # both counts race: in flight and waiting
+
+
 def test_limits_for_reads_weighted_clusters_and_normalizes_weights(make_cluster: Make,
                                                                     make_routes: Make) -> None:
     config = {

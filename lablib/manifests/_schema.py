@@ -49,6 +49,7 @@ from lablib.manifests._limits import (
 from lablib.manifests._problem import Problem
 from lablib.manifests._yaml import InputLimit, _parser_words, load_bounded
 from lablib.manifests.objects import SUPPORTED_KINDS, Manifest
+from lablib.service_go import cli as service_go_cli
 from lablib.translate import defaults
 
 __all__ = ["SCHEMAS", "check_kind", "validate_manifest"]
@@ -189,6 +190,22 @@ CONTAINER_PORT = Map(
     },
     required={"containerPort": Msg("schema.required.container_port")},
 )
+def _service_go_args(container: dict[str, Any], path: str, c: Checker) -> None:
+    """service-go's image appends a container's args to its entrypoint: args it cannot read make every pod
+    exit at start (the embedded lab runs the same app and parser), so they are refused here, at their line."""
+    image, args = container.get("image"), container.get("args")
+    if not (isinstance(image, str) and _SERVICE_GO_IMAGE in image and isinstance(args, list)):
+        return
+    if not all(isinstance(a, str) for a in args):
+        return  # ListOf(Str()) says which item is not a string
+    said = service_go_cli.args_problem(args)
+    if said is not None:
+        c.error(f"{path}.args", Msg("schema.service_go.args", said=said),
+                Msg("schema.service_go.args_fix", flags=", ".join(service_go_cli.flags())))
+
+
+#: The lab's service-go image (docker/service-go; the book's manifests name it ``lablib/service-go:v1``).
+_SERVICE_GO_IMAGE = "lablib/service-go"
 CONTAINER = Map(
     {
         "name": DNS_LABEL,
@@ -216,6 +233,7 @@ CONTAINER = Map(
     },
     required={"name": Msg("schema.required.container_name"), "image": Msg("schema.required.image")},
     strict=False,
+    rules=(_service_go_args,),
 )
 POD_SPEC = Map(
     {

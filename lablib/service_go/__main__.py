@@ -13,35 +13,12 @@ import os
 import signal
 import sys
 
-from lablib.service_go._app import DEFAULT_SERVICE_TIME_MS, Fault, ServiceGo, serve
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lablib.service_go", description="the service-go sample app")
-    p.add_argument("--port", type=int, default=8080, help="`port` to listen on (0 asks the OS)")
-    p.add_argument("--host", default="127.0.0.1", help="`address` to bind (0.0.0.0 inside a container)")
-    p.add_argument("--version", default="v1", help="version reported by GET /env, e.g. v1 or v2")
-    p.add_argument("--service-time-ms", type=float, default=DEFAULT_SERVICE_TIME_MS,
-                   help="time spent on each GET /env, in milliseconds")
-    p.add_argument("--fault-code", type=int, default=503, help="status returned by faulted calls")
-    p.add_argument("--fault-fraction", type=float, default=0.0, help="fraction of calls that fail (0..1)")
-    p.add_argument("--fault-delay-ms", type=float, default=0.0,
-                   help="extra milliseconds on every GET /env, on top of the service time (a slow instance)")
-    p.add_argument("--port-file", default=None, help="write the bound port to this `file` once listening")
-    p.add_argument("--grpc", action="store_true",
-                   help="serve gRPC (fortio's PingServer and the health service) instead of HTTP")
-    p.add_argument("--health-service", default="ping",
-                   help="with --grpc: the health service `name` reported SERVING (besides \"\")")
-    p.add_argument("--control-socket", default=None,
-                   help="also listen on this Unix socket `path` (0600); then POST /fault and /stats?reset=1 "
-                        "are accepted only there, not over TCP")
-    return p
+from lablib.service_go._app import ServiceGo, serve
+from lablib.service_go.cli import fault_of, parser
 
 
 async def _main(args: argparse.Namespace) -> None:
-    app = ServiceGo(args.version, service_time_ms=args.service_time_ms,
-                    fault=Fault(code=args.fault_code, fraction=args.fault_fraction,
-                                delay_ms=args.fault_delay_ms),
+    app = ServiceGo(args.version, service_time_ms=args.service_time_ms, fault=fault_of(args),
                     tcp_control=args.control_socket is None)
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[int] = loop.create_future()
@@ -71,9 +48,9 @@ async def _main(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
-        Fault(code=args.fault_code, fraction=args.fault_fraction, delay_ms=args.fault_delay_ms)
+        fault_of(args)
     except ValueError as exc:
         print(f"service-go: {exc}", file=sys.stderr)
         return 2

@@ -41,7 +41,7 @@ _MARKER_START = re.compile(r"<!--\s*claims\b")
 CLAIM_ID = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9_]+)*$")
 #: the catalogue areas whose every key states a claim or is listed under not_claims (the labs' run-time
 #: explanations, check verdicts and "why" texts)
-CHECKED_AREAS = ("viz.explain.", "viz.check.", "outlier.check.", "outlier.rule.why.",
+CHECKED_AREAS = ("lab01.explain.", "notebook.check.", "outlier.check.", "outlier.rule.why.",
                  "outlier.table.mapping.", "limits.check.", "limits.plot.", "lab02.check.", "lab02.why.",
                  "lab04.check.")
 ENTRY_KEYS = {"id", "says", "holds_for", "evidence", "text"}

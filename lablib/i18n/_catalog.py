@@ -120,7 +120,7 @@ def fields(template: str) -> set[tuple[str, str]]:
 
 
 def t(key: str, lang: str = DEFAULT_LANG, /, **values: Any) -> str:
-    """The message ``key`` in ``lang``, formatted with ``values`` (``t("viz.check.pass", "zh")``)."""
+    """The message ``key`` in ``lang``, formatted with ``values`` (``t("notebook.check.pass", "zh")``)."""
     messages = catalogue(lang)
     try:
         template = messages[key]

@@ -15,7 +15,7 @@ __all__ = ["BOOK_LABEL", "BOOK_RUNS", "MANIFESTS", "book_label", "book_points", 
 
 def book_label(lang: str = "en") -> str:
     """The label of the book's runs in plots and tables, in ``lang``."""
-    return t("viz.book.label", lang)
+    return t("notebook.book.label", lang)
 
 
 BOOK_LABEL = book_label("en")

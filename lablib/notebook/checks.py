@@ -59,14 +59,14 @@ class Check:
 
     def seen(self) -> str:
         """The verdict line with what was seen, without the remedy."""
-        verdict = t("viz.check.pass", self.lang) if self.ok else t("viz.check.fail", self.lang)
-        line = t("viz.check.line", self.lang, verdict=verdict, title=self.title)
+        verdict = t("notebook.check.pass", self.lang) if self.ok else t("notebook.check.fail", self.lang)
+        line = t("notebook.check.line", self.lang, verdict=verdict, title=self.title)
         return line + (f" — {self.detail}" if self.detail else "")
 
     def __str__(self) -> str:
         if self.ok or not self.remedy:
             return self.seen()
-        return f"{self.seen()}\n{t('viz.check.remedy', self.lang, remedy=self.remedy)}"
+        return f"{self.seen()}\n{t('notebook.check.remedy', self.lang, remedy=self.remedy)}"
 
     def _repr_html_(self) -> str:
         color, mark = ("#1a7f37", "✔") if self.ok else ("#cf222e", "✘")
@@ -75,7 +75,7 @@ class Check:
         remedy = ""
         if not self.ok and self.remedy:
             remedy = (f"<div class='lablib-remedy' style='margin-top:2px'>"
-                      f"{html.escape(t('viz.check.remedy', self.lang, remedy=self.remedy))}</div>")
+                      f"{html.escape(t('notebook.check.remedy', self.lang, remedy=self.remedy))}</div>")
         return (
             f"<div class='lablib-check' data-ok='{str(self.ok).lower()}' style='border-left:4px solid "
             f"{color};background:{bg};padding:4px 8px;margin:4px 0;font-family:sans-serif'>"
@@ -105,18 +105,19 @@ def pods_up(
     addresses = sorted({h.address for h in mine})
     healthy = sorted({h.address for h in mine if h.healthy})
     ok = len(addresses) >= expected and len(healthy) >= expected
-    detail = t("viz.check.pods_up.seen", lang, healthy=len(healthy), endpoints=len(addresses),
-               addresses=", ".join(addresses) or t("viz.check.none", lang))
-    return Check(ok, t("viz.check.pods_up.title", lang, expected=expected), detail, lang,
-                 "" if ok else t("viz.check.pods_up.remedy", lang, expected=expected))
+    detail = t("notebook.check.pods_up.seen", lang, healthy=len(healthy), endpoints=len(addresses),
+               addresses=", ".join(addresses) or t("notebook.check.none", lang))
+    return Check(ok, t("notebook.check.pods_up.title", lang, expected=expected), detail, lang,
+                 "" if ok else t("notebook.check.pods_up.remedy", lang, expected=expected))
 
 
 def route_works(result: Any, *, lang: str = "en") -> Check:
     """Step 2: one request through the route rule answered 200 (``fortio load -curl``-like single call)."""
     codes = dict(getattr(result, "codes", {}) or {})
     ok = codes.get(200, 0) >= 1 and sum(v for k, v in codes.items() if k != 200) == 0
-    return Check(ok, t("viz.check.route_works.title", lang), t("viz.check.codes", lang, codes=codes), lang,
-                 "" if ok else t("viz.check.route_works.remedy", lang))
+    return Check(ok, t("notebook.check.route_works.title", lang),
+                 t("notebook.check.codes", lang, codes=codes), lang,
+                 "" if ok else t("notebook.check.route_works.remedy", lang))
 
 
 def _snake(name: str) -> str:
@@ -153,14 +154,14 @@ def breaker_applied(
     one cluster by name (default: the first one listed).
     """
     found = _thresholds(proxy_config, cluster)
-    where = cluster or t("viz.check.breaker_applied.first_cluster", lang)
-    title = t("viz.check.breaker_applied.title", lang)
+    where = cluster or t("notebook.check.breaker_applied.first_cluster", lang)
+    title = t("notebook.check.breaker_applied.title", lang)
     if found is None:
-        return Check(False, title, t("viz.check.breaker_applied.not_found", lang, cluster=where), lang,
-                     t("viz.check.breaker_applied.remedy_missing", lang))
-    unset = t("viz.check.unset", lang)
+        return Check(False, title, t("notebook.check.breaker_applied.not_found", lang, cluster=where), lang,
+                     t("notebook.check.breaker_applied.remedy_missing", lang))
+    unset = t("notebook.check.unset", lang)
     wrong = [
-        t("viz.check.breaker_applied.want", lang, field=k, value=found.get(k, unset), want=v)
+        t("notebook.check.breaker_applied.want", lang, field=k, value=found.get(k, unset), want=v)
         for k, v in expect.items()
         if found.get(k) != v
     ]
@@ -168,9 +169,9 @@ def breaker_applied(
     detail = (
         f"{where}: {shown}"
         if not wrong
-        else t("viz.check.breaker_applied.wrong", lang, cluster=where, wrong="; ".join(wrong))
+        else t("notebook.check.breaker_applied.wrong", lang, cluster=where, wrong="; ".join(wrong))
     )
-    remedy = t("viz.check.breaker_applied.remedy_wrong", lang) if wrong else ""
+    remedy = t("notebook.check.breaker_applied.remedy_wrong", lang) if wrong else ""
     return Check(not wrong, title, detail, lang, remedy)
 
 
@@ -197,32 +198,32 @@ def breaker_trips(
     if not above:
         return Check(
             False,
-            t("viz.check.breaker_trips.none_title", lang, limit=limit),
-            t("viz.check.breaker_trips.none", lang, c=well_above * limit),
+            t("notebook.check.breaker_trips.none_title", lang, limit=limit),
+            t("notebook.check.breaker_trips.none", lang, c=well_above * limit),
             lang,
-            t("viz.check.breaker_trips.remedy_none", lang, c=math.ceil(well_above * limit)),
+            t("notebook.check.breaker_trips.remedy_none", lang, c=math.ceil(well_above * limit)),
         )
     ok = not bad_above and not bad_below
     parts = [
-        t("viz.check.breaker_trips.above", lang, runs=len(above), c=well_above * limit)
+        t("notebook.check.breaker_trips.above", lang, runs=len(above), c=well_above * limit)
         + ", ".join(f"c={p.concurrency}: {100 * p.share_503:.0f}%" for p in above)
     ]
     if below:
         parts.append(
-            t("viz.check.breaker_trips.below", lang, runs=len(below), c=well_below * limit)
+            t("notebook.check.breaker_trips.below", lang, runs=len(below), c=well_below * limit)
             + ", ".join(f"c={p.concurrency}: {p.result.codes.get(503, 0)}×503" for p in below)
         )
     remedies = []
     if bad_above:
-        parts.append(t("viz.check.breaker_trips.too_few", lang))
-        remedies.append(t("viz.check.breaker_trips.remedy_few", lang))
+        parts.append(t("notebook.check.breaker_trips.too_few", lang))
+        remedies.append(t("notebook.check.breaker_trips.remedy_few", lang))
     if bad_below:
-        parts.append(t("viz.check.breaker_trips.too_many", lang))
-        remedies.append(t("viz.check.breaker_trips.remedy_many", lang))
+        parts.append(t("notebook.check.breaker_trips.too_many", lang))
+        remedies.append(t("notebook.check.breaker_trips.remedy_many", lang))
     busy = contention.note(pts, lang=lang)  # a busy machine moves the shares: say so, whatever the verdict
     if busy:
         parts.append(busy)
-    return Check(ok, t("viz.check.breaker_trips.title", lang, limit=limit), "; ".join(parts), lang,
+    return Check(ok, t("notebook.check.breaker_trips.title", lang, limit=limit), "; ".join(parts), lang,
                  " ".join(remedies))
 
 
@@ -232,14 +233,14 @@ def every_503_explained(points: Iterable[RunPoint], *, slack: int = 0, lang: str
     bad = [p for p in pts if p.result.codes.get(503, 0) > p.explained_503 + slack]
     total = sum(p.result.codes.get(503, 0) for p in pts)
     explained = sum(min(p.explained_503, p.result.codes.get(503, 0)) for p in pts)
-    detail = t("viz.check.every_503.matched", lang, explained=explained, total=total)
+    detail = t("notebook.check.every_503.matched", lang, explained=explained, total=total)
     if bad:
-        detail += t("viz.check.every_503.unexplained", lang) + ", ".join(
+        detail += t("notebook.check.every_503.unexplained", lang) + ", ".join(
             f"{p.label} c={p.concurrency}" for p in bad
         )
-    remedy = (t("viz.check.every_503.remedy_none", lang) if not pts
-              else t("viz.check.every_503.remedy", lang) if bad else "")
-    return Check(bool(pts) and not bad, t("viz.check.every_503.title", lang), detail, lang, remedy)
+    remedy = (t("notebook.check.every_503.remedy_none", lang) if not pts
+              else t("notebook.check.every_503.remedy", lang) if bad else "")
+    return Check(bool(pts) and not bad, t("notebook.check.every_503.title", lang), detail, lang, remedy)
 
 
 def _alive(proc: psutil.Process) -> bool:
@@ -303,10 +304,10 @@ def cleaned_up(
     now = lab_processes(marker=marker, children_of=children_of)
     left = {pid: cmd for pid, cmd in now.items() if before is None or pid not in before}
     detail = (
-        t("viz.check.cleaned_up.none_left", lang)
+        t("notebook.check.cleaned_up.none_left", lang)
         if not left
-        else t("viz.check.cleaned_up.running", lang)
+        else t("notebook.check.cleaned_up.running", lang)
         + "; ".join(f"pid {pid}: {cmd[:80]}" for pid, cmd in sorted(left.items()))
     )
-    return Check(not left, t("viz.check.cleaned_up.title", lang), detail, lang,
-                 t("viz.check.cleaned_up.remedy", lang) if left else "")
+    return Check(not left, t("notebook.check.cleaned_up.title", lang), detail, lang,
+                 t("notebook.check.cleaned_up.remedy", lang) if left else "")

@@ -42,7 +42,7 @@ class ExplorerShell:
 
     def __init__(self, *, lang: str = "en", progress_max: int = 100, tooltip: str | None = None) -> None:
         self.lang = check_lang(lang)
-        self.run_button = w.Button(description=t("viz.explorer.run", self.lang), button_style="primary",
+        self.run_button = w.Button(description=t("notebook.explorer.run", self.lang), button_style="primary",
                                    icon="play", tooltip=tooltip or "")
         self.run_button.add_class("lablib-run")
         self.run_button.on_click(lambda _: self._on_run())
@@ -61,7 +61,7 @@ class ExplorerShell:
     def _status_text(self, message: str) -> str:
         runs = self.runs_done
         return (f"<span class='lablib-status' data-runs='{runs}'>"
-                f"{t('viz.explorer.status', self.lang, message=message, runs=runs)}</span>")
+                f"{t('notebook.explorer.status', self.lang, message=message, runs=runs)}</span>")
 
     def _step(self, done: int, message: str) -> None:
         """A run's progress: the bar at ``done`` (of ``progress_max``) and ``message`` in the status line."""

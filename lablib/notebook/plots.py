@@ -35,10 +35,10 @@ PERCENTILES: tuple[float, ...] = (50.0, 75.0, 90.0, 99.0, 99.9)
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 _BOOK_COLOR = "#7f7f7f"
 # Trace names in English (tests and notebooks find traces by name); other languages: ``t(key, lang)``.
-THEORY_BOUND = t("viz.plot.theory_bound")
-THEORY_SIM = t("viz.plot.theory_sim")
-THEORY_LIMIT = t("viz.plot.theory_limit")
-THEORY_BAND = t("viz.plot.theory_band")
+THEORY_BOUND = t("notebook.plot.theory_bound")
+THEORY_SIM = t("notebook.plot.theory_sim")
+THEORY_LIMIT = t("notebook.plot.theory_limit")
+THEORY_BAND = t("notebook.plot.theory_band")
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def _color(i: int, label: str) -> str:
 
 
 def _ours(label: str, lang: str) -> str:
-    return label if is_book(label) else t("viz.plot.ours", lang, label=label)
+    return label if is_book(label) else t("notebook.plot.ours", lang, label=label)
 
 
 def share_figure(
@@ -102,9 +102,9 @@ def share_figure(
     """503 share (%) vs fortio's ``-c``: a marker per run (repeats show the spread); theory: lines, band."""
     fig = _fig(
         widget,
-        title=t("viz.plot.share_title", lang) if title is None else title,
-        xaxis_title=t("viz.plot.concurrency_axis", lang),
-        yaxis_title=t("viz.plot.share_axis", lang),
+        title=t("notebook.plot.share_title", lang) if title is None else title,
+        xaxis_title=t("notebook.plot.concurrency_axis", lang),
+        yaxis_title=t("notebook.plot.share_axis", lang),
         yaxis_range=[-3, 103],
     )
     _theory_traces(fig, theory, lang)
@@ -133,28 +133,28 @@ def _theory_traces(fig: go.Figure, theory: TheoryOverlay | None, lang: str) -> N
         fill="toself",
         mode="none",
         fillcolor="rgba(255,165,0,0.15)",
-        name=t("viz.plot.theory_band", lang),
+        name=t("notebook.plot.theory_band", lang),
         hoverinfo="skip",
     )
     fig.add_scatter(
         x=[limit, limit],
         y=[0, 100],
         mode="lines",
-        name=t("viz.plot.theory_limit", lang),
+        name=t("notebook.plot.theory_limit", lang),
         line={"color": "orange", "dash": "dash"},
     )
     fig.add_scatter(
         x=[c for c, _ in theory.bound] if theory else [],
         y=[100 * s for _, s in theory.bound] if theory else [],
         mode="lines",
-        name=t("viz.plot.theory_bound", lang),
+        name=t("notebook.plot.theory_bound", lang),
         line={"color": "black", "width": 1.5},
     )
     fig.add_scatter(
         x=[c for c, _ in theory.simulated] if theory else [],
         y=[100 * s for _, s in theory.simulated] if theory else [],
         mode="lines",
-        name=t("viz.plot.theory_sim", lang),
+        name=t("notebook.plot.theory_sim", lang),
         line={"color": "black", "dash": "dot"},
     )
 
@@ -169,11 +169,11 @@ def _trace(fig: go.Figure, name: str) -> go.Scatter | None:
 def update_theory(fig: go.Figure, theory: TheoryOverlay, *, lang: str = "en") -> None:
     """Move the theory traces of a ``share_figure`` drawn in ``lang`` (in place: a FigureWidget redraws)."""
     with fig.batch_update():
-        _trace(fig, t("viz.plot.theory_band", lang)).x = _band_x(theory)
+        _trace(fig, t("notebook.plot.theory_band", lang)).x = _band_x(theory)
         limit = _finite(theory.limit)
-        _trace(fig, t("viz.plot.theory_limit", lang)).x = [limit, limit]
-        bound = _trace(fig, t("viz.plot.theory_bound", lang))
-        sim = _trace(fig, t("viz.plot.theory_sim", lang))
+        _trace(fig, t("notebook.plot.theory_limit", lang)).x = [limit, limit]
+        bound = _trace(fig, t("notebook.plot.theory_bound", lang))
+        sim = _trace(fig, t("notebook.plot.theory_sim", lang))
         bound.x, bound.y = [c for c, _ in theory.bound], [100 * s for _, s in theory.bound]
         sim.x, sim.y = [c for c, _ in theory.simulated], [100 * s for _, s in theory.simulated]
 
@@ -206,9 +206,9 @@ def latency_figure(
     """Latency percentiles (ms) vs concurrency, one line per percentile and rule (mean over repeats)."""
     fig = _fig(
         widget,
-        title=t("viz.plot.latency_title", lang),
-        xaxis_title=t("viz.plot.concurrency_axis", lang),
-        yaxis_title=t("viz.plot.latency_axis", lang),
+        title=t("notebook.plot.latency_title", lang),
+        xaxis_title=t("notebook.plot.concurrency_axis", lang),
+        yaxis_title=t("notebook.plot.latency_axis", lang),
     )
     dashes = ("solid", "dash", "dot", "dashdot")
     for i, (label, pts) in enumerate(by_label(points).items()):
@@ -250,15 +250,15 @@ def admitted_figure(
     top = max([p.concurrency for p in pts] + [10])
     fig = _fig(
         widget,
-        title=t("viz.plot.admitted_title", lang),
-        xaxis_title=t("viz.plot.concurrency_axis", lang),
-        yaxis_title=t("viz.plot.admitted_axis", lang),
+        title=t("notebook.plot.admitted_title", lang),
+        xaxis_title=t("notebook.plot.concurrency_axis", lang),
+        yaxis_title=t("notebook.plot.admitted_axis", lang),
     )
     fig.add_scatter(
         x=[0, top],
         y=[0, top],
         mode="lines",
-        name=t("viz.plot.no_breaker", lang),
+        name=t("notebook.plot.no_breaker", lang),
         line={"color": "lightgray", "dash": "dot"},
     )
     if theory is not None:
@@ -270,13 +270,13 @@ def admitted_figure(
                 fill="toself",
                 mode="none",
                 fillcolor="rgba(255,165,0,0.15)",
-                name=t("viz.plot.theory_band", lang),
+                name=t("notebook.plot.theory_band", lang),
             )
         fig.add_scatter(
             x=[0, top],
             y=[_finite(theory.limit)] * 2,
             mode="lines",
-            name=t("viz.plot.theory_limit", lang),
+            name=t("notebook.plot.theory_limit", lang),
             line={"color": "orange", "dash": "dash"},
         )
     for i, (label, group) in enumerate(by_label(pts).items()):
@@ -305,15 +305,15 @@ def counters_figure(points: Iterable[RunPoint], *, widget: bool = False, lang: s
     ]
     fig = _fig(
         widget,
-        title=t("viz.plot.counters_title", lang),
-        yaxis_title=t("viz.plot.count_axis", lang),
+        title=t("notebook.plot.counters_title", lang),
+        yaxis_title=t("notebook.plot.count_axis", lang),
         barmode="relative",
         height=460,
     )
     fig.add_bar(
         x=xs,
         y=[p.result.codes.get(503, 0) for p in pts],
-        name=t("viz.plot.responses_503", lang),
+        name=t("notebook.plot.responses_503", lang),
         marker_color="#444",
         offsetgroup="503",
         width=0.25,

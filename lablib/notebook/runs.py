@@ -198,12 +198,12 @@ def check_runs(concurrencies: Sequence[int], repeats: int = 1) -> None:
     """A ``ParameterError`` in the notebook's language when a parameters cell asks for no run: no ``-c``
     value, a ``-c`` below 1 or ``repeats`` below 1 (raised before anything runs, not an empty plot later)."""
     if not concurrencies:
-        raise ParameterError(Msg("viz.err.no_concurrency"))
+        raise ParameterError(Msg("notebook.err.no_concurrency"))
     bad = [c for c in concurrencies if c < 1]
     if bad:
-        raise ParameterError(Msg("viz.err.concurrency", bad=[str(c) for c in bad]))
+        raise ParameterError(Msg("notebook.err.concurrency", bad=[str(c) for c in bad]))
     if repeats < 1:
-        raise ParameterError(Msg("viz.err.repeats", repeats=repeats))
+        raise ParameterError(Msg("notebook.err.repeats", repeats=repeats))
 
 
 def sweep(
@@ -228,10 +228,11 @@ def sweep(
     points: list[RunPoint] = []
     for i, (c, r) in enumerate(plan):
         if progress is not None:
-            progress(i, len(plan), t("viz.sweep.run", lang, label=label, c=c, run=r + 1, repeats=repeats))
+            progress(i, len(plan),
+                     t("notebook.sweep.run", lang, label=label, c=c, run=r + 1, repeats=repeats))
         points.append(run_point(lab, cluster, label, c, repeat=r, calls_per_thread=calls_per_thread, url=url))
     if progress is not None:
-        progress(len(plan), len(plan), t("viz.sweep.done", lang, label=label))
+        progress(len(plan), len(plan), t("notebook.sweep.done", lang, label=label))
     return points
 
 

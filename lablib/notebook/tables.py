@@ -48,11 +48,12 @@ def comparison_table(
     book_by_c = {p.concurrency: p for p in book}
     groups = {label: {s.concurrency: s for s in summary(pts)} for label, pts in by_label(ours).items()}
     conc = sorted(set(book_by_c) | {c for g in groups.values() for c in g})
-    head = ["c", t("viz.table.book_503", lang), t("viz.table.book_sockets", lang)]
+    head = ["c", t("notebook.table.book_503", lang), t("notebook.table.book_sockets", lang)]
     for label in groups:
-        head += [t("viz.table.ours_503", lang, label=label), t("viz.table.ours_sockets", lang, label=label)]
+        head += [t("notebook.table.ours_503", lang, label=label),
+                 t("notebook.table.ours_sockets", lang, label=label)]
     if bound is not None:
-        head.append(t("viz.table.bound", lang))
+        head.append(t("notebook.table.bound", lang))
     rows: list[list[str]] = []
     for c in conc:
         b = book_by_c.get(c)
@@ -89,8 +90,8 @@ def side_by_side(
 
     The titles default to "DestinationRule (Istio)" and "Envoy cluster in the client sidecar" in ``lang``.
     """
-    left_title = t("viz.table.dr_title", lang) if left_title is None else left_title
-    right_title = t("viz.table.cluster_title", lang) if right_title is None else right_title
+    left_title = t("notebook.table.dr_title", lang) if left_title is None else left_title
+    right_title = t("notebook.table.cluster_title", lang) if right_title is None else right_title
 
     def block(title: str, code: str) -> str:
         return (
@@ -126,7 +127,7 @@ def cluster_yaml(proxy_config: str, cluster: str) -> str:
 
 
 def _n(value: float, lang: str) -> str:
-    return t("viz.table.unlimited", lang) if value == float("inf") else f"{value:g}"
+    return t("notebook.table.unlimited", lang) if value == float("inf") else f"{value:g}"
 
 
 def limits_table(limits: Sequence[Any] | Mapping[str, Sequence[Any]], *, lang: str = "en") -> HTML:
@@ -136,18 +137,18 @@ def limits_table(limits: Sequence[Any] | Mapping[str, Sequence[Any]], *, lang: s
     """
     groups = dict(limits) if isinstance(limits, Mapping) else {"": limits}
     head = [
-        t("viz.table.envoy_cluster", lang),
-        t("viz.table.weight", lang),
+        t("notebook.table.envoy_cluster", lang),
+        t("notebook.table.weight", lang),
         "max_connections",
         "max_pending_requests",
         "max_requests",
         "max_requests_per_connection",
-        t("viz.table.endpoints_workers", lang),
-        t("viz.table.admitted_exact", lang),
-        t("viz.table.admitted_band", lang),
+        t("notebook.table.endpoints_workers", lang),
+        t("notebook.table.admitted_exact", lang),
+        t("notebook.table.admitted_band", lang),
     ]
     if isinstance(limits, Mapping):
-        head.insert(0, t("viz.table.rule", lang))
+        head.insert(0, t("notebook.table.rule", lang))
     rows = []
     for label, group in groups.items():
         for lim in group:

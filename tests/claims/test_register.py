@@ -156,8 +156,9 @@ def test_english_and_chinese_cells_with_different_ids_fail(copy):
 
 
 def test_a_catalogue_key_that_does_not_exist_fails(copy):
-    found = copy(_replace_in_entry(A_CLAIM, "viz.explain.per_cluster.route", "viz.explain.per_cluster.gone"))
-    assert any("key 'viz.explain.per_cluster.gone' is in no catalogue" in p for p in found), found
+    found = copy(_replace_in_entry(A_CLAIM, "lab01.explain.per_cluster.route",
+                                   "lab01.explain.per_cluster.gone"))
+    assert any("key 'lab01.explain.per_cluster.gone' is in no catalogue" in p for p in found), found
 
 
 def test_a_claim_nothing_refers_to_fails(copy):
@@ -177,8 +178,8 @@ def test_the_cells_listed_and_the_cells_marked_must_match(copy):
 
 
 def test_a_catalogue_explanation_without_a_claim_fails(copy):
-    found = copy(_replace_in_entry(A_CLAIM, "viz.explain.per_cluster.route, ", ""))
-    assert any("viz.explain.per_cluster.route states no registered claim" in p for p in found), found
+    found = copy(_replace_in_entry(A_CLAIM, "lab01.explain.per_cluster.route, ", ""))
+    assert any("lab01.explain.per_cluster.route states no registered claim" in p for p in found), found
 
 
 def test_a_marker_not_on_its_own_line_fails(copy):

@@ -26,7 +26,7 @@ from tests.support import CJK
 
 REPO = Path(__file__).resolve().parents[2]
 #: Keys whose Chinese text is only code, names and punctuation (nothing to translate).
-NO_CJK = {"viz.check.line", "viz.table.ours_sockets", "viz.table.dr_title", "i18n.list_sep",
+NO_CJK = {"notebook.check.line", "notebook.table.ours_sockets", "notebook.table.dr_title", "i18n.list_sep",
           "manifests.problem.fix_sep"}
 #: ``t("key"`` or ``Msg("key"`` (also with ``'key'`` inside f-strings; ``_t`` in lablib._exceptions): how
 #: lablib asks for a message.
@@ -124,7 +124,7 @@ def test_chinese_messages_are_chinese():
 def test_unknown_language_is_a_clear_lab_error():
     assert check_lang("zh") == "zh"
     with pytest.raises(LanguageError, match=r"lang = 'fr'.*\"en\", \"zh\".*parameters cell") as info:
-        t("viz.check.pass", "fr")
+        t("notebook.check.pass", "fr")
     assert isinstance(info.value, LabError)
 
 
@@ -144,7 +144,7 @@ def test_a_missing_key_raises_and_never_falls_back_to_english(tmp_path, monkeypa
     finally:
         monkeypatch.undo()
         _catalog.catalogue.cache_clear()
-    assert t("viz.check.pass", "zh") == "通过"  # the real catalogues are back
+    assert t("notebook.check.pass", "zh") == "通过"  # the real catalogues are back
 
 
 def _glossary_table(heading: str) -> list[list[str]]:

@@ -33,7 +33,7 @@ def _total(points: Iterable[RunPoint], counter: str) -> int:
 
 def _ms(p: RunPoint, q: float, lang: str) -> str:
     v = _percentile(p.result, q)
-    return f"{1000 * v:.0f} ms" if v is not None else t("viz.na", lang)
+    return f"{1000 * v:.0f} ms" if v is not None else t("lab01.na", lang)
 
 
 def why_queueing(seed: Sequence[RunPoint], pending: Sequence[RunPoint], *, lang: str = "en") -> HTML:
@@ -45,24 +45,24 @@ def why_queueing(seed: Sequence[RunPoint], pending: Sequence[RunPoint], *, lang:
     seed_low = [p for p in seed if p.concurrency == low]
 
     def share(pts: Sequence[RunPoint]) -> str:
-        return f"{100 * sum(p.share_503 for p in pts) / len(pts):.0f}%" if pts else t("viz.na", lang)
+        return f"{100 * sum(p.share_503 for p in pts) / len(pts):.0f}%" if pts else t("lab01.na", lang)
 
     bullets = [
-        t("viz.explain.queueing.shares", lang, c=top, seed=share(seed_top), pending=share(pend_top)),
-        t("viz.explain.queueing.seed_counters", lang, pending=_total(seed, "upstream_rq_pending_overflow"),
+        t("lab01.explain.queueing.shares", lang, c=top, seed=share(seed_top), pending=share(pend_top)),
+        t("lab01.explain.queueing.seed_counters", lang, pending=_total(seed, "upstream_rq_pending_overflow"),
           active=_total(seed, "upstream_rq_active_overflow"), cx=_total(seed, "upstream_cx_overflow")),
-        t("viz.explain.queueing.latency", lang, low_ms=_ms(seed_low[0], 50, lang), low=low,
+        t("lab01.explain.queueing.latency", lang, low_ms=_ms(seed_low[0], 50, lang), low=low,
           top_ms=_ms(seed_top[0], 50, lang), top=top)
         if seed_low and seed_top
         else "",
         t(
-            "viz.explain.queueing.pending_counter",
+            "lab01.explain.queueing.pending_counter",
             lang,
             pending=_total(pending, "upstream_rq_pending_overflow"),
         ),
-        t("viz.explain.queueing.why", lang),
+        t("lab01.explain.queueing.why", lang),
     ]
-    return _render(t("viz.explain.queueing.title", lang), [b for b in bullets if b])
+    return _render(t("lab01.explain.queueing.title", lang), [b for b in bullets if b])
 
 
 def why_per_cluster(
@@ -79,24 +79,25 @@ def why_per_cluster(
     seen = [p.admitted for p in admitted if p.admitted is not None]
     served = [(h.address, int(h.stats.get("rq_total", 0))) for h in hosts]
     breaker = (
-        t("viz.explain.per_cluster.limit_finite", lang, max_requests=max_requests, pending=pending,
+        t("lab01.explain.per_cluster.limit_finite", lang, max_requests=max_requests, pending=pending,
           limit=max_requests + pending)
         if finite
-        else t("viz.explain.per_cluster.limit_unlimited", lang, max_requests=max_requests)
+        else t("lab01.explain.per_cluster.limit_unlimited", lang, max_requests=max_requests)
     )
     bullets = [
-        t("viz.explain.per_cluster.route", lang, cluster=limits.cluster, pods=pods),
+        t("lab01.explain.per_cluster.route", lang, cluster=limits.cluster, pods=pods),
         (
-            t("viz.explain.per_cluster.served", lang, served=", ".join(f"{addr}: {n}" for addr, n in served))
+            t("lab01.explain.per_cluster.served", lang,
+              served=", ".join(f"{addr}: {n}" for addr, n in served))
             if served and all(n for _, n in served)
             else ""
         ),
-        t("viz.explain.per_cluster.breaker", lang, limit=breaker, pods=pods),
-        t("viz.explain.per_cluster.measured", lang, most=max(seen)) if seen else "",
-        t("viz.explain.per_cluster.book_per_pod", lang),
-        t("viz.explain.per_cluster.book_20", lang),
+        t("lab01.explain.per_cluster.breaker", lang, limit=breaker, pods=pods),
+        t("lab01.explain.per_cluster.measured", lang, most=max(seen)) if seen else "",
+        t("lab01.explain.per_cluster.book_per_pod", lang),
+        t("lab01.explain.per_cluster.book_20", lang),
     ]
-    return _render(t("viz.explain.per_cluster.title", lang), [b for b in bullets if b])
+    return _render(t("lab01.explain.per_cluster.title", lang), [b for b in bullets if b])
 
 
 def why_more_than_limit(
@@ -120,29 +121,30 @@ def why_more_than_limit(
             continue
         bound = 1 - limit / s.concurrency
         if s.mean < bound - 0.01:
-            verdict = t("viz.explain.more.fewer_503", lang)
+            verdict = t("lab01.explain.more.fewer_503", lang)
         elif s.mean > bound + 0.01:
-            verdict = t("viz.explain.more.more_503", lang)
+            verdict = t("lab01.explain.more.more_503", lang)
         else:
-            verdict = t("viz.explain.more.on_bound", lang)
-        bullets.append(t("viz.explain.more.share", lang, c=s.concurrency, share=100 * s.mean,
+            verdict = t("lab01.explain.more.on_bound", lang)
+        bullets.append(t("lab01.explain.more.share", lang, c=s.concurrency, share=100 * s.mean,
                          bound=100 * bound, verdict=verdict))
     seen = [p.admitted for p in points if p.admitted is not None and p.concurrency > limit]
     if seen:
-        bullets.append(t("viz.explain.more.little", lang, low=min(seen), high=max(seen), limit=limit))
+        bullets.append(t("lab01.explain.more.little", lang, low=min(seen), high=max(seen), limit=limit))
     active = _total(seed, "upstream_rq_active_overflow")
     if seed:
         bullets.append(
-            t("viz.explain.more.seed_active", lang, active=active, max_connections=max_connections)
-            + (t("viz.explain.more.seed_rejected", lang) if active else t("viz.explain.more.seed_none", lang))
+            t("lab01.explain.more.seed_active", lang, active=active, max_connections=max_connections)
+            + (t("lab01.explain.more.seed_rejected", lang) if active
+               else t("lab01.explain.more.seed_none", lang))
         )
     bullets += [
-        t("viz.explain.more.workers", lang, workers=workers, max_connections=max_connections, hosts=hosts,
+        t("lab01.explain.more.workers", lang, workers=workers, max_connections=max_connections, hosts=hosts,
           total=max_connections + workers * hosts),
-        t("viz.explain.more.reconnect", lang),
-        t("viz.explain.more.per_connection", lang),
+        t("lab01.explain.more.reconnect", lang),
+        t("lab01.explain.more.per_connection", lang),
     ]
-    return _render(t("viz.explain.more.title", lang), bullets)
+    return _render(t("lab01.explain.more.title", lang), bullets)
 
 
 def why_sockets(points: Sequence[RunPoint], *, lang: str = "en") -> HTML:
@@ -150,11 +152,11 @@ def why_sockets(points: Sequence[RunPoint], *, lang: str = "en") -> HTML:
     bullets = []
     for p in sorted(points, key=lambda p: (p.share_503, p.concurrency))[-4:]:
         n503 = p.result.codes.get(503, 0)
-        bullets.append(t("viz.explain.sockets.run", lang, label=p.label, c=p.concurrency, n503=n503,
+        bullets.append(t("lab01.explain.sockets.run", lang, label=p.label, c=p.concurrency, n503=n503,
                          sockets=p.result.sockets, total=p.concurrency + n503))
-    bullets.append(t("viz.explain.sockets.why", lang))
-    bullets.append(t("viz.explain.sockets.where", lang))
-    return _render(t("viz.explain.sockets.title", lang), bullets)
+    bullets.append(t("lab01.explain.sockets.why", lang))
+    bullets.append(t("lab01.explain.sockets.where", lang))
+    return _render(t("lab01.explain.sockets.title", lang), bullets)
 
 
 def why_varies(points: Sequence[RunPoint], *, lang: str = "en") -> HTML:
@@ -167,6 +169,6 @@ def why_varies(points: Sequence[RunPoint], *, lang: str = "en") -> HTML:
                 f"{label}: "
                 + ", ".join(f"c={s.concurrency}: {100 * s.low:.0f}–{100 * s.high:.0f}%" for s in spreads)
             )
-    bullets.append(t("viz.explain.varies.race", lang))
-    bullets.append(t("viz.explain.varies.trend", lang))
-    return _render(t("viz.explain.varies.title", lang), bullets)
+    bullets.append(t("lab01.explain.varies.race", lang))
+    bullets.append(t("lab01.explain.varies.trend", lang))
+    return _render(t("lab01.explain.varies.title", lang), bullets)

@@ -65,7 +65,7 @@ class BreakerExplorer(ExplorerShell):
         applied: BreakerKnobs | None = None,
         lang: str = "en",
     ) -> None:
-        super().__init__(lang=lang, tooltip=t("viz.explorer.run_tip", check_lang(lang)))
+        super().__init__(lang=lang, tooltip=t("notebook.explorer.run_tip", check_lang(lang)))
         lang = self.lang
         self.lab = lab
         self.theory_for = theory_for
@@ -76,18 +76,19 @@ class BreakerExplorer(ExplorerShell):
         self._applied = applied  # knobs of the DR the lab currently has (None: unknown, apply on first Run)
 
         self.concurrency = _slider(
-            t("viz.explorer.concurrency", lang), 30, 1, 100, t("viz.explorer.concurrency_tip", lang)
+            t("notebook.explorer.concurrency", lang), 30, 1, 100, t("notebook.explorer.concurrency_tip", lang)
         )
-        self.calls = _slider(t("viz.explorer.calls", lang), 0, 0, 2000, t("viz.explorer.calls_tip", lang))
-        self.qps = _slider(t("viz.explorer.qps", lang), 0, 0, 2000, t("viz.explorer.qps_tip", lang))
-        unset = t("viz.explorer.unset", lang)
+        self.calls = _slider(t("notebook.explorer.calls", lang), 0, 0, 2000,
+                             t("notebook.explorer.calls_tip", lang))
+        self.qps = _slider(t("notebook.explorer.qps", lang), 0, 0, 2000, t("notebook.explorer.qps_tip", lang))
+        unset = t("notebook.explorer.unset", lang)
         self.max_connections = _slider("maxConnections", knobs.max_connections, 0, 100, unset)
         self.max_pending = _slider(
             "http1MaxPendingRequests",
             knobs.http1_max_pending_requests,
             0,
             100,
-            t("viz.explorer.unset_unlimited", lang),
+            t("notebook.explorer.unset_unlimited", lang),
         )
         self.max_requests = _slider("http2MaxRequests", knobs.http2_max_requests, 0, 100, unset)
         self.per_connection = _slider(
@@ -95,15 +96,15 @@ class BreakerExplorer(ExplorerShell):
             knobs.max_requests_per_connection,
             0,
             100,
-            t("viz.explorer.unset_keepalive", lang),
+            t("notebook.explorer.unset_keepalive", lang),
         )
         self.h2_upgrade = w.Checkbox(
             value=knobs.h2_upgrade, description="h2UpgradePolicy: UPGRADE", style=_STYLE, indent=False
         )
-        self.status.value = self._status_text(t("viz.explorer.ready", lang))
+        self.status.value = self._status_text(t("notebook.explorer.ready", lang))
 
         self.figure = share_figure(
-            self.points, self._theory(), widget=True, title=t("viz.explorer.title", lang), lang=lang
+            self.points, self._theory(), widget=True, title=t("notebook.explorer.title", lang), lang=lang
         )
         for knob in self._knob_widgets():
             knob.observe(self._on_knob, names="value")
@@ -113,7 +114,7 @@ class BreakerExplorer(ExplorerShell):
                 self.concurrency,
                 self.calls,
                 self.qps,
-                w.HTML(f"<b>{t('viz.explorer.pool_heading', lang)}</b>"),
+                w.HTML(f"<b>{t('notebook.explorer.pool_heading', lang)}</b>"),
                 self.max_connections,
                 self.max_pending,
                 self.max_requests,
@@ -158,7 +159,7 @@ class BreakerExplorer(ExplorerShell):
         k = self.knobs
         pending = k.http1_max_pending_requests or "∞"
         return t(
-            "viz.explorer.label",
+            "notebook.explorer.label",
             self.lang,
             knobs=f"mc={k.max_connections or '∞'} pend={pending} req={k.http2_max_requests or '∞'}"
             f" rpc={k.max_requests_per_connection or '∞'}" + (" h2" if k.h2_upgrade else ""),
@@ -169,7 +170,8 @@ class BreakerExplorer(ExplorerShell):
         theory = self._theory()
         if theory is not None:
             update_theory(self.figure, theory, lang=self.lang)
-            self.status.value = self._status_text(t("viz.explorer.theory", self.lang, limit=theory.limit))
+            self.status.value = self._status_text(t("notebook.explorer.theory", self.lang,
+                                                    limit=theory.limit))
 
     def _progress(self, done: int, total: int, message: str) -> None:
         self.progress.max = max(total, 1)
@@ -195,7 +197,7 @@ class BreakerExplorer(ExplorerShell):
         self.progress.value = 0
         with self.busy():
             if self.apply_knobs():
-                self.status.value = self._status_text(t("viz.explorer.applied", self.lang))
+                self.status.value = self._status_text(t("notebook.explorer.applied", self.lang))
             c = int(self.concurrency.value)
             point = run_point(
                 self.lab,

@@ -84,7 +84,8 @@ def amplification_figure(runs: Sequence[RetryRun], *, lang: str = "en") -> go.Fi
 def share_figure(runs: Sequence[RetryRun], *, lang: str = "en") -> go.Figure:
     """The client's 503 share against ``attempts``, next to theory's ``pᴺ⁺¹`` for the measured fraction."""
     fig = _fig(False, title=t("retries.plot.share_title", lang),
-               xaxis_title=t("retries.plot.attempts_axis", lang), yaxis_title=t("viz.plot.share_axis", lang),
+               xaxis_title=t("retries.plot.attempts_axis", lang),
+               yaxis_title=t("notebook.plot.share_axis", lang),
                yaxis_range=[-3, 103])
     xs, ys = theory_curve(_mean_p(runs), EXPLORER_SHARE)
     fig.add_scatter(x=xs, y=ys, mode="lines", line={"color": _THEORY, "dash": "dash"},
@@ -111,7 +112,7 @@ def limiters_figure(sweeps: Mapping[str, Sequence[RetryRun]], *, lang: str = "en
     """Amplification against the client's ``-c`` for each rule (no limit, ``maxRetries``, a budget): a fixed
     breaker cuts retries once the load grows; a budget grows with it. Hover: retries refused."""
     fig = _fig(False, title=t("retries.plot.limiters_title", lang),
-               xaxis_title=t("viz.plot.concurrency_axis", lang),
+               xaxis_title=t("notebook.plot.concurrency_axis", lang),
                yaxis_title=t("retries.plot.amplification_axis", lang))
     for i, (label, runs) in enumerate(sweeps.items()):
         fig.add_scatter(x=[r.concurrency for r in runs], y=[r.amplification for r in runs],
@@ -181,7 +182,7 @@ def explorer_figures(p: float, *, lang: str = "en") -> dict[str, go.FigureWidget
                                      yaxis_title=t("retries.plot.amplification_axis", lang)),
         EXPLORER_SHARE: _fig(True, title=t("retries.explorer.share_title", lang),
                              xaxis_title=t("retries.plot.attempts_axis", lang),
-                             yaxis_title=t("viz.plot.share_axis", lang), yaxis_range=[-3, 103]),
+                             yaxis_title=t("notebook.plot.share_axis", lang), yaxis_range=[-3, 103]),
     }
     for kind, fig in figs.items():
         xs, ys = theory_curve(p, kind)

@@ -71,7 +71,7 @@ class RetryExplorer(ExplorerShell):
         for control in (self.attempts, self.retry_on, self.per_try, self.max_retries, self.budget,
                         self.fraction, self.concurrency):
             control.add_class("lablib-control")
-        self.status.value = self._status_text(t("viz.explorer.ready", lang))
+        self.status.value = self._status_text(t("notebook.explorer.ready", lang))
         self.figures = explorer_figures(fraction, lang=lang)
         controls = w.VBox([self.attempts, self.retry_on, self.per_try, self.max_retries, self.budget,
                            self.fraction, self.concurrency, w.HBox([self.run_button, self.progress]),

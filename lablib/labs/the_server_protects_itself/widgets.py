@@ -52,7 +52,7 @@ class ServerExplorer(ExplorerShell):
         self.limit = w.IntSlider(value=server_limit, min=1, max=40, continuous_update=False,
                                  description="http2MaxRequests", style=_STYLE, layout=_LAYOUT)
         self.table = w.HTML()
-        self.status.value = self._status_text(t("viz.explorer.ready", lang))
+        self.status.value = self._status_text(t("notebook.explorer.ready", lang))
         controls = w.VBox([self.clients, self.concurrency, self.own_limit, self.limit,
                            w.HBox([self.run_button, self.progress]), self.status])
         self.widget = w.VBox([controls, self.table])

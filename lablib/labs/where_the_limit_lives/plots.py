@@ -35,7 +35,8 @@ def routes_figure(points: Mapping[str, Sequence[LimitPoint]], limits: Mapping[st
     """503 share vs ``-c`` per route, each with its own L (dashed) and, when it differs, where the first of
     its clusters overflows (dotted: a 90/10 split's small subset is not what trips first, the big one is)."""
     fig = _fig(False, title=t("limits.plot.routes_title", lang),
-               xaxis_title=t("viz.plot.concurrency_axis", lang), yaxis_title=t("viz.plot.share_axis", lang),
+               xaxis_title=t("notebook.plot.concurrency_axis", lang),
+               yaxis_title=t("notebook.plot.share_axis", lang),
                yaxis_range=[-3, 103])
     for i, (route, pts) in enumerate(points.items()):
         color = _PALETTE[i % len(_PALETTE)]
@@ -112,9 +113,9 @@ def workers_figure(points: Mapping[int, Sequence[LimitPoint]], limits: Mapping[i
     ws = list(points)
     bands = [limit_band(limits[w]) for w in ws]
     fig.add_scatter(x=ws + ws[::-1], y=[b[1] for b in bands] + [b[0] for b in bands][::-1], fill="toself",
-                    mode="none", fillcolor="rgba(255,165,0,0.2)", name=t("viz.plot.theory_band", lang))
+                    mode="none", fillcolor="rgba(255,165,0,0.2)", name=t("notebook.plot.theory_band", lang))
     fig.add_scatter(x=ws, y=[theoretical_limit(limits[w]) for w in ws], mode="lines",
-                    line={"color": "orange", "dash": "dash"}, name=t("viz.plot.theory_limit", lang))
+                    line={"color": "orange", "dash": "dash"}, name=t("notebook.plot.theory_limit", lang))
     xs = [w for w in ws for _ in points[w]]
     fig.add_scatter(x=xs, y=[p.admitted_peak for w in ws for p in points[w]], mode="markers",
                     marker={"size": 10, "color": _PALETTE[0]}, name=t("limits.plot.admitted_peak", lang))
@@ -128,7 +129,7 @@ def workers_figure(points: Mapping[int, Sequence[LimitPoint]], limits: Mapping[i
 def explorer_figure(*, lang: str = "en") -> go.FigureWidget:
     """The explorer's plot: 503 share vs the clients' total concurrency, a trace per setting."""
     return _fig(True, title=t("limits.explorer.title", lang), xaxis_title=t("limits.plot.total_axis", lang),
-                yaxis_title=t("viz.plot.share_axis", lang), yaxis_range=[-3, 103])
+                yaxis_title=t("notebook.plot.share_axis", lang), yaxis_range=[-3, 103])
 
 
 def add_run(fig: go.Figure, label: str, run: ClientsRun) -> None:

@@ -52,7 +52,7 @@ class LimitsExplorer(ExplorerShell):
         self.clients = _slider(t("limits.explorer.clients", lang), clients, 1, 3)
         self.concurrency = _slider(t("limits.explorer.concurrency", lang), concurrency, 1, 60)
         self.workers = _slider(t("limits.explorer.workers", lang), workers, 1, 4)
-        self.status.value = self._status_text(t("viz.explorer.ready", lang))
+        self.status.value = self._status_text(t("notebook.explorer.ready", lang))
         self.figure = explorer_figure(lang=lang)
         controls = w.VBox([self.route, self.clients, self.concurrency, self.workers,
                            w.HBox([self.run_button, self.progress]), self.status])

@@ -93,6 +93,13 @@ class Exercise:
     points: int = 1
     #: what the lab needs before the answer is validated and applied (e.g. the route the goal is about)
     prepare: Callable[[Any], object] | None = None
+    #: the reference answer with its comments in another language (lang -> YAML); the same rule as
+    #: ``solution`` (tests/exercises hold them equal), shown by ``solution_in``
+    solutions: Mapping[str, str] = field(default_factory=dict)
+
+    def solution_in(self, lang: str) -> str:
+        """The reference answer with its comments in ``lang`` (English when it has none in that language)."""
+        return self.solutions.get(lang, self.solution)
 
     @property
     def parameter(self) -> str:

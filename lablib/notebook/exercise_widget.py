@@ -94,7 +94,7 @@ class ExerciseWidget:
         """The reference answer, for instructors (the box keeps the student's text)."""
         self.solution.value = (f"<div class='lablib-exercise-solution-text'><b>"
                                f"{html.escape(t('exercise.widget.solution_title', self.lang))}</b>"
-                               f"<pre>{html.escape(self.exercise.solution)}</pre></div>")
+                               f"<pre>{html.escape(self.exercise.solution_in(self.lang))}</pre></div>")
 
     def _on_check(self) -> None:
         try:

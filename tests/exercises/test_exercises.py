@@ -157,3 +157,23 @@ def test_every_exercise_has_goal_title_solution_and_hints_in_both_languages():
             assert bool(CJK.search(exercise.goal(lang))) == (lang == "zh")
         assert "other" in exercise.hints and len(exercise.hints) >= 3
         assert exercise.solution != exercise.start
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_the_chinese_solution_is_the_same_rule_with_its_comments_in_chinese(key: str) -> None:
+    from lablib import _yamlio
+    from lablib.notebook.exercise_widget import ExerciseWidget
+
+    exercise = EXERCISES[key]
+    en, zh = exercise.solution_in("en"), exercise.solution_in("zh")
+    assert en == exercise.solution and zh != en
+    assert _yamlio.load(zh) == _yamlio.load(en)  # only the comments differ
+
+    def comments(text: str) -> list[str]:
+        return [line.split("#", 1)[1] for line in text.splitlines() if "#" in line]
+
+    assert comments(zh) and all(CJK.search(c) for c in comments(zh))
+    assert not any(CJK.search(c) for c in comments(en))
+    widget = ExerciseWidget(exercise, lab=None, lang="zh")
+    widget.show_solution()
+    assert comments(zh)[0].strip() in widget.solution.value.replace("&gt;", ">").replace("&lt;", "<")

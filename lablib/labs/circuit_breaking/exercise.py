@@ -44,6 +44,8 @@ __all__ = [
 #: table of the labs can give CI the solution as a parameter without importing the notebook kit).
 START = (Path(__file__).parent / "exercise-start.yaml").read_text(encoding="utf-8")
 SOLUTION = (Path(__file__).parent / "exercise-solution.yaml").read_text(encoding="utf-8")
+#: the same answer with its comments in Chinese (the zh edition's solution box)
+SOLUTION_ZH = (Path(__file__).parent / "exercise-solution.zh.yaml").read_text(encoding="utf-8")
 
 CLUSTER = "outbound|80||service-go.default.svc.cluster.local"
 SERVICE = MANIFESTS / "service/go/service-go.yaml"
@@ -187,7 +189,7 @@ def make_exercise(workers: int = WORKERS) -> Exercise:
     """Lab 01's exercise for a lab whose sidecars run ``workers`` Envoy workers."""
     return Exercise(
         "lab01", lambda lang: t("exercise.lab01.title", lang), lambda lang: t("exercise.lab01.goal", lang),
-        START, SOLUTION, _grader(workers),
+        START, SOLUTION, _grader(workers), solutions={"zh": SOLUTION_ZH},
         hints={
             "too_many_in_flight": (lambda lang, **v: t("exercise.lab01.hint.too_many.1", lang, **v),
                                    lambda lang, **v: t("exercise.lab01.hint.too_many.2", lang, **v),

@@ -39,6 +39,8 @@ __all__ = [
 #: table of the labs can give CI the solution as a parameter without importing the notebook kit).
 START = (Path(__file__).parent / "exercise-start.yaml").read_text(encoding="utf-8")
 SOLUTION = (Path(__file__).parent / "exercise-solution.yaml").read_text(encoding="utf-8")
+#: the same answer with its comments in Chinese (the zh edition's solution box)
+SOLUTION_ZH = (Path(__file__).parent / "exercise-solution.zh.yaml").read_text(encoding="utf-8")
 
 PREDICTIONS: dict[str, Question] = {
     "return_s": Question(
@@ -175,7 +177,7 @@ def _grade(lab: Any, rule: Path, lang: str) -> Grade:
 
 EXERCISE = Exercise(
     "lab02", lambda lang: t("exercise.lab02.title", lang), lambda lang: t("exercise.lab02.goal", lang),
-    START, SOLUTION, _grade,
+    START, SOLUTION, _grade, solutions={"zh": SOLUTION_ZH},
     hints={
         "percent_too_high": (lambda lang, **v: t("exercise.lab02.hint.too_high.1", lang, **v),
                              lambda lang, **v: t("exercise.lab02.hint.percent.2", lang, **v),

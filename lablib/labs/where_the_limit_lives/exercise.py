@@ -41,6 +41,8 @@ __all__ = [
 #: table of the labs can give CI the solution as a parameter without importing the notebook kit).
 START = (Path(__file__).parent / "exercise-start.yaml").read_text(encoding="utf-8")
 SOLUTION = (Path(__file__).parent / "exercise-solution.yaml").read_text(encoding="utf-8")
+#: the same answer with its comments in Chinese (the zh edition's solution box)
+SOLUTION_ZH = (Path(__file__).parent / "exercise-solution.zh.yaml").read_text(encoding="utf-8")
 
 PREDICTIONS: dict[str, Question] = {
     "fewest_503": Question(
@@ -183,6 +185,7 @@ def make_exercise(workers: int = WORKERS) -> Exercise:
     return Exercise(
         "lab03", lambda lang: t("exercise.lab03.title", lang), lambda lang: t("exercise.lab03.goal", lang),
         START, SOLUTION, _grader(workers), prepare=lambda lab: use_route(lab, "50-50"),
+        solutions={"zh": SOLUTION_ZH},
         hints={
             "changed_v1": (lambda lang, **v: t("exercise.lab03.hint.v1.1", lang, **v),
                            lambda lang, **v: t("exercise.lab03.hint.v1.2", lang, **v),

@@ -13,12 +13,12 @@ Notebooks that teach each part: ``labs/01-circuit-breaking.ipynb``, ``labs/02-ou
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # Eager, whatever is imported next: it installs the catalogue into lablib._exceptions, so every LabError
 # renders in either language in any process (tests/i18n/test_exceptions_layer.py).
 import lablib.i18n  # noqa: F401
+from lablib import _lazy
 
 if TYPE_CHECKING:
     from lablib._exceptions import (
@@ -58,14 +58,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = _lazy.loader(__name__, _HOMES, globals())
 
 __all__ = [
     "Backend",

@@ -19,7 +19,8 @@ LABLIB = ROOT / "lablib"
 
 #: Layers, lowest first: a module may import its own layer and those below it, never one above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("lablib._exceptions", "lablib._types", "lablib._duration", "lablib._yamlio", "lablib.lab_defaults"),
+    ("lablib._exceptions", "lablib._types", "lablib._duration", "lablib._yamlio", "lablib.lab_defaults",
+     "lablib._lazy"),
     ("lablib.i18n",),
     ("lablib.manifests", "lablib.translate", "lablib.theory", "lablib.mtls", "lablib.service_go"),
     ("lablib.envoy", "lablib.fortio"),

@@ -11,8 +11,9 @@ a lab. Every function that writes text for the student takes ``lang`` (``"en"`` 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lablib import _lazy
 
 if TYPE_CHECKING:
     from lablib.lab_defaults import MANIFESTS
@@ -77,14 +78,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    home = _HOMES[name]
-    value = importlib.import_module(f"{__name__}.{name}") if home is None else getattr(
-        importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy.loader(__name__, _HOMES, globals())
 
 
 def __dir__() -> list[str]:

@@ -190,6 +190,10 @@ CONTAINER_PORT = Map(
     },
     required={"containerPort": Msg("schema.required.container_port")},
 )
+#: The lab's service-go image (docker/service-go; the book's manifests name it ``lablib/service-go:v1``).
+_SERVICE_GO_IMAGE = "lablib/service-go"
+
+
 def _service_go_args(container: dict[str, Any], path: str, c: Checker) -> None:
     """service-go's image appends a container's args to its entrypoint: args it cannot read make every pod
     exit at start (the embedded lab runs the same app and parser), so they are refused here, at their line."""
@@ -204,8 +208,6 @@ def _service_go_args(container: dict[str, Any], path: str, c: Checker) -> None:
                 Msg("schema.service_go.args_fix", flags=", ".join(service_go_cli.flags())))
 
 
-#: The lab's service-go image (docker/service-go; the book's manifests name it ``lablib/service-go:v1``).
-_SERVICE_GO_IMAGE = "lablib/service-go"
 CONTAINER = Map(
     {
         "name": DNS_LABEL,

@@ -79,4 +79,3 @@ def args_problem(args: Sequence[str]) -> str | None:
     except (_Refused, ValueError) as exc:
         return str(exc).strip()
     return None
-
